@@ -197,8 +197,8 @@ private:
   int fd_;
 };
 
-error io_error(const std::string& what, const std::filesystem::path& p,
-               int err) {
+net::unexpected<error> io_error(const std::string& what,
+                                const std::filesystem::path& p, int err) {
   return make_error(errc::io, "failed to " + what + " network-state marker "
                                 + p.string() + ": " + errno_text(err));
 }
@@ -366,7 +366,7 @@ result<network_state> read_marker(const std::filesystem::path& marker) {
   if (!parsed) {
     return make_error(errc::corrupt, "corrupt network-state marker "
                                        + marker.string() + ": "
-                                       + parsed.err().message);
+                                       + parsed.error().message);
   }
   return parsed;
 }
@@ -378,7 +378,7 @@ network_state load_marker(const std::filesystem::path& marker,
     return std::move(r).value();
   }
   if (problem != nullptr) {
-    *problem = r.err();
+    *problem = r.error();
   }
   return network_state{};
 }

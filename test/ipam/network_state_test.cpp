@@ -305,9 +305,9 @@ TEST_CASE("what serde rejects is a corrupt marker with a reason") {
     CAPTURE(text);
     auto r = network_state::from_json(text);
     REQUIRE_FALSE(r);
-    CAPTURE(r.err().message);
-    CHECK(r.err().code == errc::corrupt);
-    CHECK(r.err().message.find(c.reason) != std::string::npos);
+    CAPTURE(r.error().message);
+    CHECK(r.error().code == errc::corrupt);
+    CHECK(r.error().message.find(c.reason) != std::string::npos);
   }
 }
 
@@ -317,9 +317,9 @@ TEST_CASE("a corrupt marker file gives a clear error naming it") {
   write_file(path, "{\"version\": 1, \"networks\": [ {\"owner\": ");
   auto r = read_marker(path);
   REQUIRE_FALSE(r);
-  CHECK(r.err().code == errc::corrupt);
-  CHECK(r.err().message.starts_with("corrupt network-state marker "
-                                    + path.string() + ": "));
+  CHECK(r.error().code == errc::corrupt);
+  CHECK(r.error().message.starts_with("corrupt network-state marker "
+                                      + path.string() + ": "));
 
   // The reference's lenient load falls back to empty and reports why.
   std::optional<error> problem;
@@ -334,8 +334,8 @@ TEST_CASE("an unreadable marker is an io error") {
   fs::create_directory(path); // a directory where the file should be
   auto r = read_marker(path);
   REQUIRE_FALSE(r);
-  CHECK(r.err().code == errc::io);
-  CHECK(r.err().message.find(path.string()) != std::string::npos);
+  CHECK(r.error().code == errc::io);
+  CHECK(r.error().message.find(path.string()) != std::string::npos);
 }
 
 TEST_CASE("a crash mid-save leaves the old marker intact") {
@@ -379,8 +379,8 @@ TEST_CASE("a failed save reports the path and leaves no temp file") {
   write_file(blocker, "x");
   auto r = save_marker(marker_path(blocker), network_state{});
   REQUIRE_FALSE(r);
-  CHECK(r.err().code == errc::io);
-  CHECK(r.err().message.find(blocker.string()) != std::string::npos);
+  CHECK(r.error().code == errc::io);
+  CHECK(r.error().message.find(blocker.string()) != std::string::npos);
 
   // Rename onto a non-empty directory fails after the temp file was
   // written; the temp file must be cleaned up and the directory untouched.
@@ -389,8 +389,8 @@ TEST_CASE("a failed save reports the path and leaves no temp file") {
   write_file(path / "keep", "k");
   auto r2 = save_marker(path, spec_state());
   REQUIRE_FALSE(r2);
-  CHECK(r2.err().code == errc::io);
-  CHECK(r2.err().message.find("rename") != std::string::npos);
+  CHECK(r2.error().code == errc::io);
+  CHECK(r2.error().message.find("rename") != std::string::npos);
   CHECK_FALSE(fs::exists(marker_temp_path(path)));
   CHECK(fs::exists(path / "keep"));
 }

@@ -53,11 +53,11 @@ TEST_CASE("an exhausted band is an error naming the band") {
   dedicated_port_allocator alloc(51420, full);
   auto r = alloc.allocate();
   REQUIRE_FALSE(r);
-  CHECK(r.err().code == errc::exhausted);
-  CHECK(r.err().message
+  CHECK(r.error().code == errc::exhausted);
+  CHECK(r.error().message
         == "dedicated-overlay port band exhausted (51421..=51676, 256 ports)");
   // `Other` on the wire: no prefix.
-  CHECK(r.err().wire_message() == r.err().message);
+  CHECK(r.error().wire_message() == r.error().message);
 
   // Releasing one port makes exactly that one available again.
   alloc.release(51500);
@@ -74,7 +74,7 @@ TEST_CASE("the band saturates at 65535") {
   }
   auto r = alloc.allocate();
   REQUIRE_FALSE(r);
-  CHECK(r.err().message
+  CHECK(r.error().message
         == "dedicated-overlay port band exhausted (65501..=65535, 256 ports)");
 
   dedicated_port_allocator top(65535);
