@@ -178,6 +178,9 @@ public:
   bool check_peer_handshake(const key& public_key,
                             std::chrono::system_clock::time_point since) const;
   engine_counters counters() const;
+  /// Live receiver indices (sessions plus handshakes in flight); lets tests
+  /// and leak checks see key material being dropped.
+  std::size_t index_count() const;
 
   struct state;
 

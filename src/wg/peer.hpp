@@ -1,0 +1,54 @@
+#pragma once
+
+#include "wg/clock.hpp"
+#include "wg/cookie.hpp"
+#include "wg/endpoint.hpp"
+#include "wg/key.hpp"
+#include "wg/keypair.hpp"
+#include "wg/noise.hpp"
+#include "wg/timers.hpp"
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+namespace overlayd::wg {
+
+/// One configured peer. Everything but the byte counters is guarded by
+/// `mu`; the engine takes its table lock before `mu`, and `mu` before its
+/// index-table lock.
+struct peer : std::enable_shared_from_this<peer> {
+  explicit peer(const key& public_key) : public_key(public_key) {
+    secrets.remote_static = public_key;
+    cookies.set_peer_key(public_key);
+  }
+
+  const key public_key;
+  std::mutex mu;
+
+  noise::peer_secrets secrets;
+  std::optional<wg::endpoint> endpoint;
+  uint16_t persistent_keepalive = 0;
+
+  noise::handshake handshake;
+  cookie_generator cookies;
+
+  // previous: still accepted for receiving after a rotation; current: used
+  // for sending; next: responder-side session awaiting key confirmation.
+  std::shared_ptr<keypair> previous;
+  std::shared_ptr<keypair> current;
+  std::shared_ptr<keypair> next;
+
+  peer_timers timers;
+  // Packets waiting for a usable session, oldest first.
+  std::deque<std::vector<uint8_t>> staged;
+  std::optional<clock::wall_time_point> last_handshake;
+
+  std::atomic<uint64_t> rx_bytes{0};
+  std::atomic<uint64_t> tx_bytes{0};
+};
+
+} // namespace overlayd::wg
