@@ -213,6 +213,25 @@ std::string owner_for_isolation_network(std::string_view network) {
   return "iso:" + std::string(network);
 }
 
+managed_network dedicated_network_entry(std::string_view service,
+                                        const std::string& interface,
+                                        const net::cidr& subnet,
+                                        std::uint16_t wg_port,
+                                        const std::string& private_key,
+                                        const std::string& public_key) {
+  managed_network n;
+  n.owner = owner_for_service(service);
+  n.kind = std::string(kind_wg_dedicated);
+  n.name = interface;
+  n.id = public_key;
+  n.subnet = subnet.to_string();
+  n.wg_port = wg_port;
+  n.wg_private_key = private_key;
+  n.wg_public_key = public_key;
+  n.interface = interface;
+  return n;
+}
+
 const managed_network* network_state::get(std::string_view owner) const {
   for (const auto& n : networks) {
     if (n.owner == owner) {

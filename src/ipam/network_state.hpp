@@ -7,6 +7,7 @@
 // must stay byte-compatible (serde_json pretty output).
 
 #include "ipam/error.hpp"
+#include "net/ip.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -79,6 +80,16 @@ struct network_state {
 
   bool operator==(const network_state&) const = default;
 };
+
+// The entry the reference writes for a dedicated device: owner
+// "service:<service>", kind "wg-dedicated", `name` and `interface` the
+// device name, `id` the public key, plus port and both keys.
+managed_network dedicated_network_entry(std::string_view service,
+                                        const std::string& interface,
+                                        const net::cidr& subnet,
+                                        std::uint16_t wg_port,
+                                        const std::string& private_key,
+                                        const std::string& public_key);
 
 // `{data_dir}/agent_network.json`.
 std::filesystem::path marker_path(const std::filesystem::path& data_dir);

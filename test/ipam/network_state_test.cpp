@@ -56,17 +56,9 @@ managed_network sample(std::string owner, std::string id) {
 }
 
 managed_network dedicated_web() {
-  managed_network n;
-  n.owner = owner_for_service("web");
-  n.kind = std::string(kind_wg_dedicated);
-  n.name = "zl-prod-0-web-d";
-  n.id = "PUBKEYb64=";
-  n.subnet = "10.200.64.0/26";
-  n.wg_port = 51421;
-  n.wg_private_key = "PRIVb64=";
-  n.wg_public_key = "PUBKEYb64=";
-  n.interface = "zl-prod-0-web-d";
-  return n;
+  return dedicated_network_entry("web", "zl-prod-0-web-d",
+                                 *overlayd::net::cidr::parse("10.200.64.0/26"),
+                                 51421, "PRIVb64=", "PUBKEYb64=");
 }
 
 const char* const spec_example = R"({
@@ -102,6 +94,20 @@ network_state spec_state() {
 }
 
 } // namespace
+
+TEST_CASE("the dedicated entry has the reference's shape") {
+  const auto n = dedicated_web();
+  CHECK(n.owner == "service:web");
+  CHECK(n.kind == "wg-dedicated");
+  CHECK(n.name == "zl-prod-0-web-d");
+  CHECK(n.interface == "zl-prod-0-web-d");
+  CHECK(n.id == "PUBKEYb64=");
+  CHECK(n.wg_public_key == "PUBKEYb64=");
+  CHECK(n.wg_private_key == "PRIVb64=");
+  CHECK(n.subnet == "10.200.64.0/26");
+  CHECK(n.wg_port == 51421);
+  CHECK(n.has_dedicated_identity());
+}
 
 TEST_CASE("owner keys") {
   CHECK(owner_for_service("alpha") == "service:alpha");

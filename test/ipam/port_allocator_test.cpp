@@ -1,4 +1,4 @@
-#include "ipam/port_allocator.hpp"
+#include "ipam/ipam.hpp" // also checks the umbrella header compiles
 
 #include <doctest/doctest.h>
 
