@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include <nlohmann/json_fwd.hpp>
+#include <nlohmann/json.hpp>
 
 #include "ipc/messages.hpp"
 #include "net/expected.hpp"
@@ -55,8 +55,8 @@ net::expected<event> decode_event(std::string_view json_text);
 
 /// Decoding from an already parsed document (duplicate keys are lost by
 /// then and cannot be reported).
-net::expected<request> decode_request(const nlohmann::json& j);
-net::expected<response> decode_response(const nlohmann::json& j);
+net::expected<request> decode_request_json(const nlohmann::json& j);
+net::expected<response> decode_response_json(const nlohmann::json& j);
 
 std::string encode_request(const request& r);
 std::string encode_response(const response& r);

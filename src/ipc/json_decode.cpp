@@ -826,6 +826,9 @@ struct strict_result {
 
 net::expected<strict_result> parse_strict(std::string_view text) {
   strict_result out;
+  // nlohmann skips a UTF-8 byte order mark; serde_json does not.
+  if (text.starts_with("\xEF\xBB\xBF"))
+    return net::unexpected{std::string{"expected value at line 1 column 1"}};
   std::vector<key_set> objects;
   int nesting = 0;
   auto cb = [&](int, json::parse_event_t ev, json& parsed) {
@@ -953,7 +956,7 @@ net::expected<event> decode_event(std::string_view json_text) {
                             [](const json& j) { return read_event(j); });
 }
 
-net::expected<request> decode_request(const nlohmann::json& j) {
+net::expected<request> decode_request_json(const nlohmann::json& j) {
   try {
     return read_request(j);
   } catch (const failure& f) {
@@ -961,7 +964,7 @@ net::expected<request> decode_request(const nlohmann::json& j) {
   }
 }
 
-net::expected<response> decode_response(const nlohmann::json& j) {
+net::expected<response> decode_response_json(const nlohmann::json& j) {
   try {
     return read_response(j);
   } catch (const failure& f) {
