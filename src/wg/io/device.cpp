@@ -1,0 +1,741 @@
+#include "wg/io/device.hpp"
+
+#include "wg/io/tun.hpp"
+#include "wg/io/tun_offload.hpp"
+#include "wg/io/udp.hpp"
+
+#include <algorithm>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <poll.h>
+#include <set>
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+namespace overlayd::wg {
+
+namespace {
+
+constexpr std::size_t tun_reads_per_batch = 16;
+constexpr std::size_t tun_read_size = vnet_hdr_len + 65535;
+constexpr std::size_t udp_batch_slots = 64;
+constexpr auto max_timer_wait = std::chrono::milliseconds{100};
+
+io_error invalid(std::string message) {
+  return io_error{EINVAL, std::move(message)};
+}
+
+result<void> from_op(const op_result& r) {
+  if (r)
+    return {};
+  return invalid(r.error);
+}
+
+int make_eventfd() {
+  return ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+void signal_eventfd(int fd) {
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(fd, &one, sizeof one);
+}
+
+// Waits until `fd` is readable or `stop_fd` fires; false means stop.
+bool wait_readable(int fd, int stop_fd) {
+  for (;;) {
+    pollfd fds[2] = {{fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+    int n = ::poll(fds, 2, -1);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 || fds[1].revents != 0)
+      return false;
+    return true;
+  }
+}
+
+// Opens an rtnetlink socket that hears about link changes, so the device
+// notices `ip link del`.
+int open_link_monitor() {
+  int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                    NETLINK_ROUTE);
+  if (fd < 0)
+    return -1;
+  sockaddr_nl addr{};
+  addr.nl_family = AF_NETLINK;
+  addr.nl_groups = RTMGRP_LINK;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Drains the monitor; true when it reported the deletion of `ifindex`.
+bool link_deleted(int fd, int ifindex) {
+  bool deleted = false;
+  alignas(nlmsghdr) char buf[8192];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0)
+      return deleted;
+    auto len = static_cast<unsigned>(n);
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, len);
+         h = NLMSG_NEXT(h, len)) {
+      if (h->nlmsg_type != RTM_DELLINK
+          || h->nlmsg_len < NLMSG_LENGTH(sizeof(ifinfomsg)))
+        continue;
+      auto* info = static_cast<ifinfomsg*>(NLMSG_DATA(h));
+      if (info->ifi_index == ifindex)
+        deleted = true;
+    }
+  }
+}
+
+} // namespace
+
+// -- shared state -------------------------------------------------------------
+
+struct device::sockets {
+  udp_socket v4;
+  udp_socket v6;
+  std::uint16_t port = 0;
+  // Stops the reader threads of this generation of sockets.
+  int stop_fd = make_eventfd();
+
+  ~sockets() {
+    if (stop_fd >= 0)
+      ::close(stop_fd);
+  }
+  udp_socket* for_family(int family) {
+    if (family == AF_INET && v4.fd() >= 0)
+      return &v4;
+    if (v6.fd() >= 0)
+      return &v6;
+    return nullptr;
+  }
+};
+
+struct device::io_state {
+  std::atomic<std::uint64_t> tun_reads{0};
+  std::atomic<std::uint64_t> tun_writes{0};
+  std::atomic<std::uint64_t> udp_batches{0};
+  std::atomic<std::uint64_t> datagrams_received{0};
+  std::atomic<std::uint64_t> datagrams_sent{0};
+};
+
+namespace {
+
+// The outbox of one data-path thread: datagrams are queued per address
+// family and sent with sendmmsg (and GSO) at flush(); TUN packets go through
+// the thread's tun_writer.
+class batch_outbox final : public outbox {
+public:
+  using sockets_getter = std::function<std::shared_ptr<device::sockets>()>;
+
+  batch_outbox(sockets_getter get, tun_writer* writer,
+               std::atomic<std::uint64_t>& sent)
+    : get_(std::move(get)), writer_(writer), sent_(sent) {
+    // nop
+  }
+
+  void send_datagram(const endpoint& to,
+                     std::span<const uint8_t> datagram) override {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (!socks_)
+        socks_ = get_();
+      if (!socks_)
+        return;
+      bool v4 = to.address().is_v4();
+      auto* sock = socks_->for_family(v4 ? AF_INET : AF_INET6);
+      if (sock == nullptr)
+        return;
+      bool mapped = sock->family() == AF_INET6 && v4;
+      if (!have_last_ || !(last_to_ == to) || last_mapped_ != mapped) {
+        last_to_ = to;
+        last_mapped_ = mapped;
+        last_addr_.len = to.to_sockaddr(last_addr_.storage, mapped);
+        have_last_ = true;
+      }
+      auto& batch = sock->family() == AF_INET ? send4_ : send6_;
+      if (batch.add(last_addr_, datagram, sock->gso()))
+        return;
+      flush(); // full: send what is queued and retry once
+    }
+  }
+
+  void write_tun(std::span<const uint8_t> ip_packet) override {
+    if (writer_ != nullptr)
+      writer_->add(ip_packet);
+  }
+
+  void flush() {
+    if (socks_) {
+      sent_ += send4_.size() + send6_.size();
+      if (!send4_.empty())
+        send4_.flush(socks_->v4);
+      if (!send6_.empty())
+        send6_.flush(socks_->v6);
+    }
+    send4_.clear();
+    send6_.clear();
+    socks_.reset();
+  }
+
+private:
+  sockets_getter get_;
+  tun_writer* writer_;
+  std::atomic<std::uint64_t>& sent_;
+  std::shared_ptr<device::sockets> socks_;
+  udp_send_batch send4_{256};
+  udp_send_batch send6_{256};
+  endpoint last_to_;
+  bool last_mapped_ = false;
+  bool have_last_ = false;
+  sock_addr last_addr_;
+};
+
+} // namespace
+
+// -- lifecycle ----------------------------------------------------------------
+
+device::device(device_config config)
+  : config_(std::move(config)), io_(std::make_unique<io_state>()) {
+  // nop
+}
+
+device::~device() {
+  stop();
+  if (stop_fd_ >= 0)
+    ::close(stop_fd_);
+  if (netlink_fd_ >= 0)
+    ::close(netlink_fd_);
+}
+
+result<std::unique_ptr<device>> device::create(device_config config) {
+  if (config.mtu < 576 || config.mtu > 65535)
+    return invalid("invalid MTU " + std::to_string(config.mtu));
+  std::unique_ptr<device> dev{new device(std::move(config))};
+  auto& cfg = dev->config_;
+  engine_config ecfg;
+  ecfg.private_key = cfg.private_key;
+  ecfg.fwmark = cfg.fwmark;
+  ecfg.mtu = static_cast<std::uint16_t>(cfg.mtu);
+  dev->engine_ = std::make_unique<wg::engine>(dev->clock_, ecfg);
+  auto tun = tun_device::create(cfg.ifname, cfg.offloads);
+  if (!tun)
+    return tun.error();
+  dev->tun_ = std::make_unique<tun_device>(std::move(*tun));
+  dev->name_ = dev->tun_->name();
+  if (auto res = dev->tun_->set_mtu(cfg.mtu); !res)
+    return res.error();
+  auto socks = dev->bind_sockets(cfg.listen_port, cfg.fwmark);
+  if (!socks)
+    return socks.error();
+  dev->socks_ = std::move(*socks);
+  dev->engine_->set_listen_port(dev->socks_->port);
+  dev->stop_fd_ = make_eventfd();
+  dev->netlink_fd_ = open_link_monitor();
+  if (!cfg.uapi_dir.empty()) {
+    if (auto res = dev->uapi_.listen(cfg.uapi_dir, dev->name_); !res)
+      return res.error();
+  }
+  return dev;
+}
+
+result<std::shared_ptr<device::sockets>>
+device::bind_sockets(std::uint16_t port, std::uint32_t mark) const {
+  // With port 0 the kernel picks the IPv4 port, which may be taken for
+  // IPv6; try a few times, as wireguard-go does.
+  for (int attempt = 0;; ++attempt) {
+    auto socks = std::make_shared<sockets>();
+    auto v4 = udp_socket::bind(AF_INET, port, mark);
+    if (!v4 && v4.error().code != EAFNOSUPPORT)
+      return v4.error();
+    std::uint16_t actual = v4 ? v4->port() : port;
+    auto v6 = udp_socket::bind(AF_INET6, actual, mark);
+    if (!v6) {
+      if (v6.error().code == EADDRINUSE && port == 0 && attempt < 100)
+        continue;
+      if (v6.error().code != EAFNOSUPPORT || !v4)
+        return v6.error();
+    }
+    if (v4)
+      socks->v4 = std::move(*v4);
+    if (v6) {
+      socks->v6 = std::move(*v6);
+      actual = socks->v6.port();
+    }
+    socks->port = actual;
+    return socks;
+  }
+}
+
+void device::start() {
+  if (running_.exchange(true))
+    return;
+  tun_thread_ = std::thread([this] { tun_loop(); });
+  start_udp_readers();
+  timer_thread_ = std::thread([this] { timer_loop(); });
+  if (!uapi_.path().empty())
+    uapi_.start(*this);
+}
+
+void device::stop() {
+  if (running_.exchange(false)) {
+    signal_eventfd(stop_fd_);
+    {
+      std::lock_guard<std::mutex> guard{timer_mu_};
+      timer_kick_ = true;
+    }
+    timer_cv_.notify_all();
+    if (tun_thread_.joinable())
+      tun_thread_.join();
+    if (timer_thread_.joinable())
+      timer_thread_.join();
+    stop_udp_readers();
+  }
+  uapi_.stop();
+  std::unique_lock<std::shared_mutex> guard{socks_mu_};
+  socks_.reset();
+  if (tun_)
+    tun_->close();
+}
+
+void device::start_udp_readers() {
+  auto socks = socks_;
+  if (!socks)
+    return;
+  if (socks->v4.fd() >= 0)
+    udp_threads_.emplace_back([this, socks] { udp_loop(socks, 4); });
+  if (socks->v6.fd() >= 0)
+    udp_threads_.emplace_back([this, socks] { udp_loop(socks, 6); });
+}
+
+void device::stop_udp_readers() {
+  if (socks_)
+    signal_eventfd(socks_->stop_fd);
+  for (auto& t : udp_threads_)
+    t.join();
+  udp_threads_.clear();
+}
+
+void device::mark_gone() {
+  if (!gone_.exchange(true)) {
+    spdlog::info("interface {} was deleted", name_);
+    if (config_.on_interface_gone)
+      config_.on_interface_gone();
+  }
+}
+
+void device::kick_timer() {
+  {
+    std::lock_guard<std::mutex> guard{timer_mu_};
+    timer_kick_ = true;
+  }
+  timer_cv_.notify_one();
+}
+
+// -- data path ----------------------------------------------------------------
+
+void device::tun_loop() {
+  int fd = tun_->fd();
+  bool vnet = tun_->features().vnet_hdr;
+  std::vector<std::vector<std::uint8_t>> bufs(tun_reads_per_batch);
+  for (auto& b : bufs)
+    b.resize(tun_read_size);
+  tun_segmenter seg{tun_reads_per_batch * 80 * 1024};
+  auto get = [this] {
+    std::shared_lock<std::shared_mutex> guard{socks_mu_};
+    return socks_;
+  };
+  batch_outbox out{get, nullptr, io_->datagrams_sent};
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  while (running_.load(std::memory_order_relaxed)) {
+    pollfd fds[3]
+      = {{fd, POLLIN, 0}, {stop_fd_, POLLIN, 0}, {netlink_fd_, POLLIN, 0}};
+    int n = ::poll(fds, netlink_fd_ >= 0 ? 3 : 2, -1);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 || fds[1].revents != 0)
+      return;
+    if (netlink_fd_ >= 0 && fds[2].revents != 0
+        && link_deleted(netlink_fd_, tun_->ifindex())) {
+      mark_gone();
+      return;
+    }
+    if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+      mark_gone();
+      return;
+    }
+    seg.reset();
+    std::size_t reads = 0;
+    while (reads < tun_reads_per_batch && seg.room() >= 70 * 1024) {
+      ssize_t got = ::read(fd, bufs[reads].data(), bufs[reads].size());
+      if (got < 0) {
+        if (errno == EINTR)
+          continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+          if (errno == EBADFD || errno == EIO)
+            mark_gone();
+          break;
+        }
+        break;
+      }
+      std::span<std::uint8_t> read{bufs[reads].data(),
+                                   static_cast<std::size_t>(got)};
+      if (vnet)
+        seg.add_read(read);
+      else
+        seg.add_plain(read);
+      ++reads;
+    }
+    if (gone_.load())
+      return;
+    io_->tun_reads += reads;
+    const auto& pkts = seg.packets();
+    if (!pkts.empty()) {
+      engine_->on_tun_packets({pkts.data(), pkts.size()}, out);
+      out.flush();
+    }
+  }
+}
+
+void device::udp_loop(std::shared_ptr<sockets> socks, int index) {
+  udp_socket& sock = index == 4 ? socks->v4 : socks->v6;
+  udp_recv_batch batch{udp_batch_slots, sock.gro() ? 65536u : 2048u};
+  tun_writer writer{tun_->fd(), tun_->features().vnet_hdr};
+  auto get = [this] {
+    std::shared_lock<std::shared_mutex> guard{socks_mu_};
+    return socks_;
+  };
+  batch_outbox out{get, &writer, io_->datagrams_sent};
+  endpoint from;
+  sock_addr last_from;
+  while (running_.load(std::memory_order_relaxed)) {
+    auto got = batch.receive(sock);
+    if (!got) {
+      spdlog::warn("{}: {}", name_, got.error().message);
+      if (!wait_readable(sock.fd(), socks->stop_fd))
+        return;
+      continue;
+    }
+    if (*got == 0) {
+      if (!wait_readable(sock.fd(), socks->stop_fd))
+        return;
+      continue;
+    }
+    ++io_->udp_batches;
+    std::size_t handshakes = 0;
+    for (std::size_t i = 0; i < *got; ++i) {
+      auto data = batch[i].data;
+      if (!data.empty() && data[0] != 4)
+        ++handshakes;
+    }
+    engine_->set_handshake_backlog(handshakes);
+    for (std::size_t i = 0; i < *got; ++i) {
+      const auto& d = batch[i];
+      if (!d.from.same_as(last_from)) {
+        auto ep = endpoint::from_sockaddr(d.from.get(), d.from.len);
+        if (!ep)
+          continue;
+        from = *ep;
+        last_from = d.from;
+      }
+      std::size_t step = d.segment_size > 0 ? d.segment_size : d.data.size();
+      for (std::size_t off = 0; off < d.data.size(); off += step) {
+        auto len = std::min(step, d.data.size() - off);
+        ++io_->datagrams_received;
+        engine_->on_datagram(from, d.data.subspan(off, len), out);
+      }
+    }
+    io_->tun_writes += writer.flush();
+    out.flush();
+  }
+}
+
+void device::timer_loop() {
+  auto get = [this] {
+    std::shared_lock<std::shared_mutex> guard{socks_mu_};
+    return socks_;
+  };
+  tun_writer writer{tun_->fd(), tun_->features().vnet_hdr};
+  batch_outbox out{get, &writer, io_->datagrams_sent};
+  while (running_.load()) {
+    auto wait = std::min(engine_->next_timer_deadline(), max_timer_wait);
+    {
+      std::unique_lock<std::mutex> guard{timer_mu_};
+      timer_cv_.wait_for(guard, wait, [this] { return timer_kick_; });
+      timer_kick_ = false;
+    }
+    if (!running_.load())
+      return;
+    engine_->on_timer(out);
+    writer.flush();
+    out.flush();
+  }
+}
+
+// -- control ------------------------------------------------------------------
+
+int device::ifindex() const noexcept {
+  return tun_ ? tun_->ifindex() : 0;
+}
+
+device_counters device::counters() const {
+  return {io_->tun_reads.load(), io_->tun_writes.load(),
+          io_->udp_batches.load(), io_->datagrams_received.load(),
+          io_->datagrams_sent.load()};
+}
+
+void device::set_private_key(const std::optional<key>& private_key) {
+  std::lock_guard<std::mutex> guard{control_mu_};
+  engine_->set_private_key(private_key);
+}
+
+std::optional<key> device::private_key() const {
+  return engine_->private_key();
+}
+
+std::optional<key> device::public_key() const {
+  return engine_->public_key();
+}
+
+std::uint16_t device::listen_port() const {
+  return engine_->listen_port();
+}
+
+result<void> device::set_listen_port(std::uint16_t port) {
+  uapi::set_request req;
+  req.listen_port = port;
+  std::lock_guard<std::mutex> guard{control_mu_};
+  return apply_locked(req);
+}
+
+result<void> device::set_fwmark(std::uint32_t mark) {
+  uapi::set_request req;
+  req.fwmark = mark;
+  std::lock_guard<std::mutex> guard{control_mu_};
+  return apply_locked(req);
+}
+
+result<void> device::add_or_update_peer(const peer_config& config) {
+  std::lock_guard<std::mutex> guard{control_mu_};
+  auto res = from_op(engine_->add_or_update_peer(config));
+  kick_timer();
+  return res;
+}
+
+result<void> device::remove_peer(const key& public_key) {
+  std::lock_guard<std::mutex> guard{control_mu_};
+  if (engine_->has_peer(public_key))
+    return from_op(engine_->remove_peer(public_key));
+  return {};
+}
+
+result<void> device::add_allowed_ip(const key& public_key,
+                                    const allowed_ip& prefix) {
+  std::lock_guard<std::mutex> guard{control_mu_};
+  return from_op(engine_->add_allowed_ip(public_key, prefix));
+}
+
+result<void> device::remove_allowed_ip(const key& public_key,
+                                       const allowed_ip& prefix) {
+  std::lock_guard<std::mutex> guard{control_mu_};
+  return from_op(engine_->remove_allowed_ip(public_key, prefix));
+}
+
+result<void> device::set_endpoint(const key& public_key,
+                                  const endpoint& where) {
+  std::lock_guard<std::mutex> guard{control_mu_};
+  auto res = from_op(engine_->set_endpoint(public_key, where));
+  kick_timer();
+  return res;
+}
+
+std::vector<peer_status> device::status() const {
+  return engine_->status();
+}
+
+std::optional<peer_status> device::status_of(const key& public_key) const {
+  return engine_->status_of(public_key);
+}
+
+bool device::check_peer_handshake(
+  const key& public_key, std::chrono::system_clock::time_point since) const {
+  return engine_->check_peer_handshake(public_key, since);
+}
+
+// -- UAPI
+// -----------------------------------------------------------------------
+
+std::string device::uapi_get() {
+  uapi::device_state state;
+  {
+    std::lock_guard<std::mutex> guard{control_mu_};
+    state.private_key = engine_->private_key().value_or(key{});
+    state.listen_port = engine_->listen_port();
+    state.fwmark = engine_->fwmark();
+    for (auto& p : engine_->status()) {
+      uapi::peer_state ps;
+      ps.public_key = p.public_key;
+      ps.preshared_key = p.preshared_key.value_or(key{});
+      ps.endpoint = p.endpoint;
+      ps.last_handshake_sec = p.last_handshake_sec;
+      ps.last_handshake_nsec = p.last_handshake_nsec;
+      ps.tx_bytes = p.tx_bytes;
+      ps.rx_bytes = p.rx_bytes;
+      ps.persistent_keepalive = p.persistent_keepalive;
+      ps.allowed_ips = std::move(p.allowed_ips);
+      state.peers.push_back(std::move(ps));
+    }
+  }
+  return uapi::format_get(state);
+}
+
+result<void> device::uapi_set(const uapi::set_request& req) {
+  std::lock_guard<std::mutex> guard{control_mu_};
+  auto res = apply_locked(req);
+  if (!res)
+    spdlog::warn("{}: UAPI set failed: {}", name_, res.error().message);
+  return res;
+}
+
+namespace {
+
+// Applies one peer block of a set request to the engine.
+op_result apply_peer(wg::engine& eng, const uapi::peer_change& pc) {
+  auto own = eng.public_key();
+  if (own && *own == pc.public_key)
+    return op_result::success(); // wireguard-go ignores its own key
+  if (pc.remove) {
+    if (eng.has_peer(pc.public_key))
+      return eng.remove_peer(pc.public_key);
+    return op_result::success();
+  }
+  if (pc.update_only && !eng.has_peer(pc.public_key))
+    return op_result::success();
+  peer_config cfg;
+  cfg.public_key = pc.public_key;
+  cfg.preshared_key = pc.preshared_key;
+  cfg.endpoint = pc.endpoint;
+  cfg.persistent_keepalive = pc.persistent_keepalive;
+  cfg.replace_allowed_ips = pc.replace_allowed_ips;
+  bool removals = std::any_of(pc.allowed_ips.begin(), pc.allowed_ips.end(),
+                              [](const auto& op) { return op.remove; });
+  if (!removals)
+    for (const auto& op : pc.allowed_ips)
+      cfg.allowed_ips.push_back(op.prefix);
+  if (auto r = eng.add_or_update_peer(cfg); !r)
+    return r;
+  if (removals)
+    for (const auto& op : pc.allowed_ips) {
+      if (op.remove) {
+        // Removing a prefix the peer does not own is a no-op.
+        (void)eng.remove_allowed_ip(pc.public_key, op.prefix);
+      } else if (auto r = eng.add_allowed_ip(pc.public_key, op.prefix); !r) {
+        return r;
+      }
+    }
+  return op_result::success();
+}
+
+peer_config config_from_status(const peer_status& st) {
+  peer_config cfg;
+  cfg.public_key = st.public_key;
+  cfg.preshared_key = st.preshared_key.value_or(key{});
+  cfg.endpoint = st.endpoint;
+  cfg.persistent_keepalive = st.persistent_keepalive;
+  cfg.allowed_ips = st.allowed_ips;
+  cfg.replace_allowed_ips = true;
+  return cfg;
+}
+
+} // namespace
+
+result<void> device::apply_locked(const uapi::set_request& req) {
+  // 1. Everything that can fail for reasons outside the request is prepared
+  //    first, so a failure leaves the device untouched.
+  std::shared_ptr<sockets> new_socks;
+  std::uint32_t old_mark = engine_->fwmark();
+  std::uint32_t mark = req.fwmark.value_or(old_mark);
+  bool rebind
+    = req.listen_port
+      && (*req.listen_port == 0 || *req.listen_port != engine_->listen_port());
+  if (rebind) {
+    auto socks = bind_sockets(*req.listen_port, mark);
+    if (!socks)
+      return io_error{uapi::err_port_in_use, socks.error().message};
+    new_socks = std::move(*socks);
+  } else if (req.fwmark && mark != old_mark && socks_) {
+    for (auto* s : {&socks_->v4, &socks_->v6}) {
+      if (s->fd() < 0)
+        continue;
+      if (auto res = s->set_mark(mark); !res) {
+        for (auto* r : {&socks_->v4, &socks_->v6})
+          if (r->fd() >= 0)
+            (void)r->set_mark(old_mark);
+        return io_error{uapi::err_port_in_use, res.error().message};
+      }
+    }
+  }
+  // 2. Snapshot what the engine changes may touch, for rollback.
+  auto old_key = engine_->private_key();
+  std::vector<peer_status> before;
+  std::set<key> touched;
+  if (req.replace_peers || req.private_key) {
+    before = engine_->status();
+    for (const auto& p : before)
+      touched.insert(p.public_key);
+  }
+  for (const auto& pc : req.peers) {
+    if (touched.insert(pc.public_key).second)
+      if (auto st = engine_->status_of(pc.public_key))
+        before.push_back(std::move(*st));
+  }
+  auto rollback = [&] {
+    engine_->set_private_key(old_key);
+    for (const auto& k : touched)
+      if (engine_->has_peer(k))
+        (void)engine_->remove_peer(k);
+    for (const auto& st : before)
+      (void)engine_->add_or_update_peer(config_from_status(st));
+    if (!new_socks && socks_ && mark != old_mark)
+      for (auto* s : {&socks_->v4, &socks_->v6})
+        if (s->fd() >= 0)
+          (void)s->set_mark(old_mark);
+  };
+  // 3. Engine changes, in request order.
+  if (req.private_key)
+    engine_->set_private_key(req.private_key->is_zero()
+                               ? std::nullopt
+                               : std::optional<key>{*req.private_key});
+  if (req.replace_peers)
+    engine_->remove_all_peers();
+  for (const auto& pc : req.peers) {
+    if (auto r = apply_peer(*engine_, pc); !r) {
+      rollback();
+      return invalid(r.error);
+    }
+  }
+  // 4. Commit the sockets.
+  if (req.fwmark)
+    engine_->set_fwmark(mark);
+  if (new_socks) {
+    bool running = running_.load();
+    if (running)
+      stop_udp_readers();
+    {
+      std::unique_lock<std::shared_mutex> guard{socks_mu_};
+      socks_ = new_socks;
+    }
+    engine_->set_listen_port(new_socks->port);
+    if (running)
+      start_udp_readers();
+  }
+  kick_timer();
+  return {};
+}
+
+} // namespace overlayd::wg
