@@ -67,7 +67,10 @@ result<net::ip_address> bridge_pool::allocate() {
   auto range = host_range();
   if (range) {
     auto candidate = range->first;
-    // `allocated_` is ordered: walk it from the first host and stop at the
+    if (scan_from_ && candidate < *scan_from_) {
+      candidate = *scan_from_;
+    }
+    // `allocated_` is ordered: walk it from the candidate and stop at the
     // first gap.
     auto it = allocated_.lower_bound(candidate);
     for (; it != allocated_.end() && *it == candidate; ++it) {
@@ -79,8 +82,10 @@ result<net::ip_address> bridge_pool::allocate() {
     }
     if (range) {
       allocated_.insert(candidate);
+      scan_from_ = candidate;
       return candidate;
     }
+    scan_from_ = candidate;
   }
   return make_error(errc::exhausted,
                     label_ + " subnet " + subnet_.to_string() + " exhausted",
@@ -118,7 +123,13 @@ result<void> bridge_pool::mark_allocated(const net::ip_address& ip) {
 }
 
 bool bridge_pool::release(const net::ip_address& ip) {
-  return allocated_.erase(ip) > 0;
+  if (allocated_.erase(ip) == 0) {
+    return false;
+  }
+  if (scan_from_ && ip < *scan_from_) {
+    scan_from_ = ip; // allocate() never starts below the first host
+  }
+  return true;
 }
 
 std::uint32_t bridge_pool::total_hosts() const noexcept {

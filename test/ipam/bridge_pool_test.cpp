@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <limits>
+#include <optional>
+#include <set>
 #include <string>
 
 using namespace overlayd;
@@ -82,6 +84,47 @@ TEST_CASE("released addresses are reused lowest first") {
   CHECK(*p.allocate() == ip("10.200.0.2"));
   CHECK(*p.allocate() == ip("10.200.0.5"));
   CHECK(*p.allocate() == ip("10.200.0.7"));
+}
+
+TEST_CASE("lowest free holds after any mix of operations") {
+  // A slow, obviously correct model: the lowest host not taken.
+  auto p = pool("10.9.0.0/27");
+  std::set<net::ip_address> model;
+  auto lowest_free = [&]() -> std::optional<net::ip_address> {
+    for (std::uint32_t h = 1; h <= 30; ++h) {
+      auto a = net::ip_address::v4(0x0a090000u + h);
+      if (!model.contains(a)) {
+        return a;
+      }
+    }
+    return std::nullopt;
+  };
+  std::uint32_t seed = 12345;
+  auto next = [&] {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 16) % 32; // 0..31 covers network and broadcast too
+  };
+  for (int step = 0; step < 3000; ++step) {
+    const auto a = net::ip_address::v4(0x0a090000u + next());
+    switch (next() % 3) {
+    case 0: {
+      auto expect = lowest_free();
+      auto got = p.allocate();
+      REQUIRE(got.has_value() == expect.has_value());
+      if (expect) {
+        CHECK(*got == *expect);
+        model.insert(*got);
+      }
+      break;
+    }
+    case 1:
+      CHECK(p.release(a) == (model.erase(a) > 0));
+      break;
+    default:
+      CHECK(p.allocate_specific(a).has_value() == model.insert(a).second);
+      break;
+    }
+  }
 }
 
 TEST_CASE("allocate_specific conflicts") {
