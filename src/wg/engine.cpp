@@ -300,7 +300,7 @@ struct engine::state {
 
   void stage(peer& p, std::span<const uint8_t> pkt) {
     if (p.staged.size() >= limits::max_staged_packets)
-      p.staged.pop_front();
+      p.staged.erase(p.staged.begin()); // drop the oldest
     p.staged.emplace_back(pkt.begin(), pkt.end());
   }
 
@@ -315,20 +315,25 @@ struct engine::state {
       return;
     }
     uint64_t counter = 0;
-    while (!p.staged.empty()) {
+    std::size_t sent = 0;
+    for (; sent < p.staged.size(); ++sent) {
       counter = kp->send_counter.fetch_add(1, std::memory_order_relaxed);
       if (counter >= limits::reject_after_messages) {
         kp->send_counter.store(limits::reject_after_messages);
-        send_initiation(p, false, out, now);
-        return;
+        break;
       }
-      auto pkt = std::move(p.staged.front());
-      p.staged.pop_front();
+      const auto& pkt = p.staged[sent];
       note_transport_sent(p, pkt.size(), now);
       emit(p, seal_transport(seal_buffer(), *kp, counter, pkt, mtu.load()),
            out);
     }
-    keep_key_fresh_sending(p, *kp, counter, out, now);
+    bool exhausted = sent < p.staged.size();
+    p.staged.erase(p.staged.begin(),
+                   p.staged.begin() + static_cast<std::ptrdiff_t>(sent));
+    if (exhausted)
+      send_initiation(p, false, out, now);
+    else
+      keep_key_fresh_sending(p, *kp, counter, out, now);
   }
 
   void send_keepalive(peer& p, outbox& out, time_point now) {

@@ -101,6 +101,8 @@ struct engine_counters {
 };
 
 /// Where the engine puts its output. Spans are valid only during the call.
+/// The engine may hold its locks while calling, so an outbox must not call
+/// back into the engine.
 class outbox {
 public:
   virtual ~outbox() = default;

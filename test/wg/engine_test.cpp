@@ -294,3 +294,27 @@ TEST_CASE("initiations from one peer faster than 50/s are refused") {
   n.b.on_datagram(n.ea, second[0].bytes, n.ob);
   CHECK(n.b.counters().initiations_received == 2);
 }
+
+TEST_CASE("IPv6 outer endpoints: handshake, cookie and roaming") {
+  engine_pair n;
+  n.ea = ep("[2001:db8::1]:51001");
+  n.eb = ep("[2001:db8::2]:51002");
+  REQUIRE(n.a.set_endpoint(n.pub_b(), n.eb));
+  REQUIRE(n.b.set_endpoint(n.pub_a(), n.ea));
+  n.b.set_handshake_backlog(1000); // first through the cookie path
+  n.a.on_tun_packet(n.a_to_b(), n.oa);
+  n.pump();
+  CHECK(n.b.counters().cookie_replies_sent == 1);
+  CHECK(n.a.counters().cookie_replies_received == 1);
+  n.clk.advance(5400ms);
+  n.b.set_handshake_backlog(1000);
+  n.a.on_timer(n.oa);
+  n.pump();
+  REQUIRE(n.ob.tun.size() == 1);
+  auto roamed = ep("[2001:db8:1::9]:7");
+  n.a.on_tun_packet(n.a_to_b(), n.oa);
+  auto d = n.oa.take();
+  REQUIRE(d.size() == 1);
+  n.b.on_datagram(roamed, d[0].bytes, n.ob);
+  CHECK(n.b.status_of(n.pub_a())->endpoint == roamed);
+}
