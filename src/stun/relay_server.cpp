@@ -1,0 +1,489 @@
+#include "stun/relay_server.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <unordered_map>
+#include <vector>
+
+#include <sodium.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "stun/relay_protocol.hpp"
+#include "stun/udp_socket.hpp"
+
+namespace overlayd::stun {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+namespace rp = relay;
+
+constexpr std::uint64_t main_token = 0;
+constexpr std::uint64_t stop_token = 1;
+constexpr int batch = 32;
+constexpr std::size_t slot_size = rp::max_packet;
+
+struct allocation {
+  rp::allocation_id id{};
+  udp_endpoint client; // unmapped: identity of the owner
+  udp_socket sock;
+  udp_endpoint relay_addr;
+  std::vector<ip_address> permissions; // unmapped IPs, port ignored
+  std::uint32_t lifetime_secs = 0;
+  clock::time_point refreshed_at;
+  std::uint64_t token = 0;
+
+  bool permits(const ip_address& ip) const {
+    return std::find(permissions.begin(), permissions.end(), ip)
+           != permissions.end();
+  }
+};
+
+struct fd_closer {
+  int fd = -1;
+  ~fd_closer() {
+    if (fd >= 0)
+      ::close(fd);
+  }
+};
+
+} // namespace
+
+struct relay_server::loop {
+  struct counters {
+    std::atomic<std::uint64_t> to_peer_packets{0}, to_peer_bytes{0};
+    std::atomic<std::uint64_t> to_client_packets{0}, to_client_bytes{0};
+    std::atomic<std::uint64_t> dropped{0}, expired{0};
+  };
+
+  relay_server_options opts;
+  std::atomic<std::size_t>& sessions;
+  counters stats;
+  rp::auth_key key{};
+  udp_endpoint external;
+  ip_address bind_ip;
+  udp_socket main;
+  fd_closer ep, ev;
+  std::map<rp::allocation_id, std::unique_ptr<allocation>> by_id;
+  std::unordered_map<udp_endpoint, allocation*, udp_endpoint_hash> by_client;
+  std::unordered_map<std::uint64_t, allocation*> by_token;
+  std::uint64_t next_token = 2;
+  clock::time_point next_reap;
+
+  // Receive batch (reused by every socket; flushed before the next read).
+  std::vector<std::uint8_t> bufs;
+  mmsghdr in_msgs[batch];
+  iovec in_iov[batch];
+  sockaddr_storage in_addr[batch];
+  // Send batch.
+  mmsghdr out_msgs[batch];
+  iovec out_iov[batch][2];
+  sockaddr_storage out_addr[batch];
+  std::uint8_t out_hdr[batch][24];
+  int out_fd[batch];
+  int out_n = 0;
+
+  loop(relay_server_options o, std::atomic<std::size_t>& s)
+    : opts(std::move(o)), sessions(s), bufs(batch * slot_size) {
+    key = rp::derive_auth_key(opts.credential);
+    for (int i = 0; i < batch; ++i) {
+      in_iov[i] = {bufs.data() + i * slot_size, slot_size};
+      std::memset(&in_msgs[i], 0, sizeof in_msgs[i]);
+    }
+  }
+
+  void log(const std::string& m) const {
+    if (opts.log)
+      opts.log(m);
+  }
+
+  void reply(rp::msg_type t, std::span<const std::uint8_t> payload,
+             const udp_endpoint& to) {
+    auto m = rp::build_control(t, payload, key);
+    (void)main.send_to(m, to);
+  }
+
+  // ---- output batching ----------------------------------------------------
+
+  void queue(int fd, const udp_endpoint& to, int sock_family,
+             const std::uint8_t* hdr, std::size_t hdr_len,
+             std::span<const std::uint8_t> raw) {
+    int i = out_n;
+    socklen_t alen = to.to_sockaddr(out_addr[i], sock_family);
+    if (alen == 0) {
+      stats.dropped++;
+      return;
+    }
+    std::size_t niov = 0;
+    if (hdr_len) {
+      std::memcpy(out_hdr[i], hdr, hdr_len);
+      out_iov[i][niov++] = {out_hdr[i], hdr_len};
+    }
+    out_iov[i][niov++] = {const_cast<std::uint8_t*>(raw.data()), raw.size()};
+    std::memset(&out_msgs[i], 0, sizeof out_msgs[i]);
+    out_msgs[i].msg_hdr.msg_name = &out_addr[i];
+    out_msgs[i].msg_hdr.msg_namelen = alen;
+    out_msgs[i].msg_hdr.msg_iov = out_iov[i];
+    out_msgs[i].msg_hdr.msg_iovlen = niov;
+    out_fd[i] = fd;
+    ++out_n;
+  }
+
+  // One sendmmsg per run of messages leaving through the same socket.
+  void flush() {
+    int i = 0;
+    while (i < out_n) {
+      int j = i;
+      while (j < out_n && out_fd[j] == out_fd[i])
+        ++j;
+      int off = i;
+      while (off < j) {
+        int sent = ::sendmmsg(out_fd[i], &out_msgs[off],
+                              static_cast<unsigned>(j - off), MSG_DONTWAIT);
+        if (sent <= 0) {
+          // EAGAIN or a per-destination error: drop this datagram only.
+          stats.dropped++;
+          ++off;
+          continue;
+        }
+        off += sent;
+      }
+      i = j;
+    }
+    out_n = 0;
+  }
+
+  int receive(int fd) {
+    for (int i = 0; i < batch; ++i) {
+      in_msgs[i].msg_hdr.msg_name = &in_addr[i];
+      in_msgs[i].msg_hdr.msg_namelen = sizeof in_addr[i];
+      in_msgs[i].msg_hdr.msg_iov = &in_iov[i];
+      in_msgs[i].msg_hdr.msg_iovlen = 1;
+      in_msgs[i].msg_hdr.msg_flags = 0;
+    }
+    int n = ::recvmmsg(fd, in_msgs, batch, MSG_DONTWAIT, nullptr);
+    return n < 0 ? 0 : n;
+  }
+
+  // ---- allocation lifecycle -----------------------------------------------
+
+  void remove(allocation* a) {
+    ::epoll_ctl(ep.fd, EPOLL_CTL_DEL, a->sock.fd(), nullptr);
+    by_token.erase(a->token);
+    auto c = by_client.find(a->client);
+    if (c != by_client.end() && c->second == a)
+      by_client.erase(c);
+    by_id.erase(a->id); // closes the relay socket
+    sessions = by_id.size();
+  }
+
+  void reap(clock::time_point now) {
+    std::vector<allocation*> dead;
+    for (auto& [id, a] : by_id) {
+      auto expires = a->refreshed_at + std::chrono::seconds(a->lifetime_secs)
+                     + opts.expiry_slack;
+      if (now >= expires)
+        dead.push_back(a.get());
+    }
+    for (auto* a : dead) {
+      log("relay: allocation of " + a->client.to_string() + " expired");
+      stats.expired++;
+      remove(a);
+    }
+  }
+
+  // ---- control handlers ---------------------------------------------------
+
+  void on_allocate(std::span<const std::uint8_t> p, const udp_endpoint& from) {
+    static constexpr std::string_view full = "max sessions reached";
+    static constexpr std::string_view dup = "allocation already exists";
+    static constexpr std::string_view bind_failed = "relay bind failed";
+    auto text = [](std::string_view s) {
+      return std::span<const std::uint8_t>(
+        reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
+    };
+    if (by_id.size() >= opts.config.max_sessions) {
+      reply(rp::msg_type::allocate_err, text(full), from);
+      return;
+    }
+    if (by_client.count(from)) {
+      reply(rp::msg_type::allocate_err, text(dup), from);
+      return;
+    }
+    std::string user = "unknown";
+    if (!p.empty() && p.size() > p[0])
+      user.assign(reinterpret_cast<const char*>(&p[1]), p[0]);
+    auto sock = udp_socket::bind(main.family(), {bind_ip, 0});
+    if (!sock) {
+      log("relay: bind for " + from.to_string() + " failed: " + sock.error());
+      reply(rp::msg_type::allocate_err, text(bind_failed), from);
+      return;
+    }
+    auto local = sock->local_endpoint();
+    if (!local)
+      return;
+    auto a = std::make_unique<allocation>();
+    randombytes_buf(a->id.data(), a->id.size());
+    a->client = from;
+    a->relay_addr = {external.ip, local->port};
+    a->lifetime_secs = static_cast<std::uint32_t>(opts.lifetime.count());
+    a->refreshed_at = clock::now();
+    a->token = next_token++;
+    a->sock = std::move(*sock);
+    epoll_event e{};
+    e.events = EPOLLIN;
+    e.data.u64 = a->token;
+    if (::epoll_ctl(ep.fd, EPOLL_CTL_ADD, a->sock.fd(), &e) != 0) {
+      reply(rp::msg_type::allocate_err, text(bind_failed), from);
+      return;
+    }
+    auto payload
+      = rp::allocate_resp_payload(a->relay_addr, a->id, a->lifetime_secs);
+    log("relay: allocated " + a->relay_addr.to_string() + " for " + user
+        + " at " + from.to_string());
+    by_client[from] = a.get();
+    by_token[a->token] = a.get();
+    by_id[a->id] = std::move(a);
+    sessions = by_id.size();
+    reply(rp::msg_type::allocate_resp, payload, from);
+  }
+
+  allocation* owned(std::span<const std::uint8_t> id_bytes,
+                    const udp_endpoint& from) {
+    rp::allocation_id id;
+    std::memcpy(id.data(), id_bytes.data(), id.size());
+    auto it = by_id.find(id);
+    if (it == by_id.end() || it->second->client != from)
+      return nullptr;
+    return it->second.get();
+  }
+
+  void on_permission(std::span<const std::uint8_t> p,
+                     const udp_endpoint& from) {
+    if (p.size() < 23)
+      return;
+    auto peer = rp::decode_addr(p.subspan(16));
+    if (!peer)
+      return;
+    allocation* a = owned(p.first(16), from);
+    if (!a)
+      return;
+    ip_address ip = peer->addr.ip.unmapped();
+    if (!a->permits(ip))
+      a->permissions.push_back(ip);
+    reply(rp::msg_type::permission_resp, {}, from);
+  }
+
+  void on_refresh(std::span<const std::uint8_t> p, const udp_endpoint& from) {
+    if (p.size() < 20)
+      return;
+    allocation* a = owned(p.first(16), from);
+    if (!a)
+      return;
+    std::uint32_t lifetime = rp::read_be32(&p[16]);
+    a->lifetime_secs = lifetime;
+    a->refreshed_at = clock::now();
+    reply(rp::msg_type::refresh_resp, rp::lifetime_payload(lifetime), from);
+  }
+
+  void on_deallocate(std::span<const std::uint8_t> p,
+                     const udp_endpoint& from) {
+    if (p.size() < 16)
+      return;
+    // An unknown id is ignored (the reference would drop the sender's
+    // lookup entry and orphan its real allocation).
+    if (allocation* a = owned(p.first(16), from))
+      remove(a);
+  }
+
+  // ---- datagram paths -----------------------------------------------------
+
+  void on_main_datagram(std::span<const std::uint8_t> d,
+                        const udp_endpoint& from) {
+    if (d.empty())
+      return;
+    if (d[0] == static_cast<std::uint8_t>(rp::msg_type::data)) {
+      auto it = by_client.find(from);
+      if (it == by_client.end()) {
+        stats.dropped++;
+        return;
+      }
+      auto m = rp::parse_data(d);
+      allocation* a = it->second;
+      if (!m || !a->permits(m->peer.ip.unmapped())) {
+        stats.dropped++;
+        return;
+      }
+      stats.to_peer_packets++;
+      stats.to_peer_bytes += m->raw.size();
+      queue(a->sock.fd(), m->peer, a->sock.family(), nullptr, 0, m->raw);
+      return;
+    }
+    // Control may close a relay socket that queued datagrams still use.
+    flush();
+    auto c = rp::parse_control(d, key);
+    if (!c)
+      return;
+    switch (c->type) {
+    case rp::msg_type::allocate_req:
+      on_allocate(c->payload, from);
+      break;
+    case rp::msg_type::permission_req:
+      on_permission(c->payload, from);
+      break;
+    case rp::msg_type::refresh_req:
+      on_refresh(c->payload, from);
+      break;
+    case rp::msg_type::deallocate:
+      on_deallocate(c->payload, from);
+      break;
+    default:
+      break; // responses and unknown types are ignored
+    }
+  }
+
+  void read_main() {
+    int n = receive(main.fd());
+    for (int i = 0; i < n; ++i) {
+      auto from
+        = udp_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&in_addr[i]))
+            .unmapped();
+      on_main_datagram({bufs.data() + i * slot_size, in_msgs[i].msg_len}, from);
+    }
+    flush();
+  }
+
+  void read_relay(allocation* a) {
+    int n = receive(a->sock.fd());
+    for (int i = 0; i < n; ++i) {
+      auto from
+        = udp_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&in_addr[i]))
+            .unmapped();
+      std::span<const std::uint8_t> raw(bufs.data() + i * slot_size,
+                                        in_msgs[i].msg_len);
+      if (!a->permits(from.ip)) {
+        stats.dropped++;
+        continue;
+      }
+      std::uint8_t hdr[24];
+      std::size_t h = rp::write_data_header(from, raw.size(), hdr);
+      if (h == 0) {
+        stats.dropped++;
+        continue;
+      }
+      stats.to_client_packets++;
+      stats.to_client_bytes += raw.size();
+      queue(main.fd(), a->client, main.family(), hdr, h, raw);
+    }
+    flush();
+  }
+
+  void run() {
+    epoll_event evs[64];
+    next_reap = clock::now() + std::chrono::seconds(1);
+    for (;;) {
+      int n = ::epoll_wait(ep.fd, evs, 64, 1000);
+      for (int i = 0; i < n; ++i) {
+        std::uint64_t t = evs[i].data.u64;
+        if (t == stop_token)
+          return;
+        if (t == main_token) {
+          read_main();
+          continue;
+        }
+        auto it = by_token.find(t);
+        if (it != by_token.end())
+          read_relay(it->second);
+      }
+      auto now = clock::now();
+      if (now >= next_reap) {
+        reap(now);
+        next_reap = now + std::chrono::seconds(1);
+      }
+    }
+  }
+};
+
+relay_server::relay_server(relay_server_options options)
+  : options_(std::move(options)) {}
+
+relay_server::~relay_server() {
+  stop();
+}
+
+result<udp_endpoint> relay_server::start() {
+  using r = result<udp_endpoint>;
+  std::lock_guard lock(mu_);
+  if (loop_)
+    return r::failure("TURN relay error: relay server already running");
+  if (sodium_init() < 0)
+    return r::failure("TURN relay error: libsodium failed to initialise");
+  auto external = udp_endpoint::parse(options_.config.external_addr);
+  if (!external)
+    return r::failure("TURN relay error: Invalid external addr: "
+                      + options_.config.external_addr);
+  auto l = std::make_unique<loop>(options_, sessions_);
+  l->external = *external;
+  int family = external->ip.is_v4() ? AF_INET : AF_INET6;
+  l->bind_ip = options_.bind_ip ? *options_.bind_ip
+                                : ip_address::any(external->ip.family);
+  auto main
+    = udp_socket::bind(family, {l->bind_ip, options_.config.listen_port});
+  if (!main)
+    return r::failure("TURN relay error: Failed to bind relay server: "
+                      + main.error());
+  auto bound = main->local_endpoint();
+  if (!bound)
+    return r::failure("TURN relay error: " + bound.error());
+  l->main = std::move(*main);
+  l->ep.fd = ::epoll_create1(EPOLL_CLOEXEC);
+  l->ev.fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (l->ep.fd < 0 || l->ev.fd < 0)
+    return r::failure("TURN relay error: " + errno_text(errno));
+  epoll_event e{};
+  e.events = EPOLLIN;
+  e.data.u64 = main_token;
+  ::epoll_ctl(l->ep.fd, EPOLL_CTL_ADD, l->main.fd(), &e);
+  e.data.u64 = stop_token;
+  ::epoll_ctl(l->ep.fd, EPOLL_CTL_ADD, l->ev.fd, &e);
+  loop_ = std::move(l);
+  running_ = true;
+  thread_ = std::thread([this] { loop_->run(); });
+  return *bound;
+}
+
+void relay_server::stop() {
+  std::lock_guard lock(mu_);
+  if (!loop_)
+    return;
+  std::uint64_t one = 1;
+  (void)::write(loop_->ev.fd, &one, sizeof one);
+  if (thread_.joinable())
+    thread_.join();
+  loop_.reset(); // closes the main socket and every relay socket
+  sessions_ = 0;
+  running_ = false;
+}
+
+relay_server_stats relay_server::stats() const {
+  std::lock_guard lock(mu_);
+  relay_server_stats s;
+  s.sessions = sessions_.load();
+  if (!loop_)
+    return s;
+  const auto& c = loop_->stats;
+  s.to_peer_packets = c.to_peer_packets;
+  s.to_peer_bytes = c.to_peer_bytes;
+  s.to_client_packets = c.to_client_packets;
+  s.to_client_bytes = c.to_client_bytes;
+  s.dropped = c.dropped;
+  s.expired = c.expired;
+  return s;
+}
+
+} // namespace overlayd::stun
