@@ -569,6 +569,82 @@ struct engine::state {
     out.write_tun(plain.first(ip->length));
   }
 
+  // -- data path entry points (caller holds table_mu shared) --
+
+  void tun_packet(std::span<const uint8_t> ip_packet, outbox& out) {
+    auto ip = parse_ip(ip_packet);
+    if (!ip) {
+      count(c_dropped_malformed);
+      return;
+    }
+    auto owner = routes.lookup(ip->destination);
+    if (!owner) {
+      count(c_dropped_no_route);
+      return;
+    }
+    peer& p = **owner;
+    auto packet = ip_packet.first(ip->length);
+    std::shared_ptr<keypair> kp;
+    uint64_t counter = 0;
+    endpoint to;
+    {
+      std::lock_guard peer_guard{p.mu};
+      auto now = clk.now();
+      kp = p.current;
+      bool ready
+        = p.staged.empty() && p.endpoint && usable_for_sending(kp, now);
+      if (ready) {
+        counter = kp->send_counter.fetch_add(1, std::memory_order_relaxed);
+        ready = counter < limits::reject_after_messages;
+      }
+      if (!ready) {
+        // Queue behind a handshake (or behind packets already queued).
+        stage(p, packet);
+        send_staged(p, out, now);
+        return;
+      }
+      to = *p.endpoint;
+      note_transport_sent(p, packet.size(), now);
+      keep_key_fresh_sending(p, *kp, counter, out, now);
+    }
+    // The AEAD runs outside the peer lock.
+    auto sealed
+      = seal_transport(seal_buffer(), *kp, counter, packet, mtu.load());
+    out.send_datagram(to, sealed);
+    p.tx_bytes.fetch_add(sealed.size(), std::memory_order_relaxed);
+  }
+
+  void datagram(const endpoint& from, std::span<uint8_t> msg, outbox& out) {
+    if (msg.size() < 4) {
+      count(c_dropped_malformed);
+      return;
+    }
+    auto now = clk.now();
+    // The type is a little-endian u32: non-zero reserved bytes make it
+    // unknown, as in wireguard-go.
+    switch (noise::load_le32(msg.data())) {
+    case noise::type_initiation:
+      if (msg.size() == noise::initiation_size)
+        return on_initiation(from, msg, out, now);
+      break;
+    case noise::type_response:
+      if (msg.size() == noise::response_size)
+        return on_response(from, msg, out, now);
+      break;
+    case noise::type_cookie_reply:
+      if (msg.size() == noise::cookie_reply_size)
+        return on_cookie_reply(msg, now);
+      break;
+    case noise::type_transport:
+      if (msg.size() >= noise::keepalive_size)
+        return on_transport(from, msg, out, now);
+      break;
+    default:
+      break;
+    }
+    count(c_dropped_malformed);
+  }
+
   void fire_timers(peer& p, outbox& out, time_point now) {
     auto due = [now](std::optional<time_point>& t) {
       if (!t || *t > now)
@@ -828,85 +904,28 @@ op_result engine::set_endpoint(const key& public_key, const endpoint& where) {
 
 void engine::on_tun_packet(std::span<const uint8_t> ip_packet, outbox& out) {
   std::shared_lock guard{s_->table_mu};
-  auto ip = parse_ip(ip_packet);
-  if (!ip) {
-    s_->count(c_dropped_malformed);
-    return;
-  }
-  auto owner = s_->routes.lookup(ip->destination);
-  if (!owner) {
-    s_->count(c_dropped_no_route);
-    return;
-  }
-  peer& p = **owner;
-  auto packet = ip_packet.first(ip->length);
-  std::shared_ptr<keypair> kp;
-  uint64_t counter = 0;
-  endpoint to;
-  {
-    std::lock_guard peer_guard{p.mu};
-    auto now = s_->clk.now();
-    kp = p.current;
-    bool ready
-      = p.staged.empty() && p.endpoint && state::usable_for_sending(kp, now);
-    if (ready) {
-      counter = kp->send_counter.fetch_add(1, std::memory_order_relaxed);
-      ready = counter < limits::reject_after_messages;
-    }
-    if (!ready) {
-      // Queue behind a handshake (or behind packets already queued).
-      s_->stage(p, packet);
-      s_->send_staged(p, out, now);
-      return;
-    }
-    to = *p.endpoint;
-    s_->note_transport_sent(p, packet.size(), now);
-    s_->keep_key_fresh_sending(p, *kp, counter, out, now);
-  }
-  // The AEAD runs outside the peer lock.
-  auto datagram
-    = seal_transport(seal_buffer(), *kp, counter, packet, s_->mtu.load());
-  out.send_datagram(to, datagram);
-  p.tx_bytes.fetch_add(datagram.size(), std::memory_order_relaxed);
+  s_->tun_packet(ip_packet, out);
 }
 
 void engine::on_tun_packets(
   std::span<const std::span<const uint8_t>> ip_packets, outbox& out) {
+  std::shared_lock guard{s_->table_mu};
   for (auto pkt : ip_packets)
-    on_tun_packet(pkt, out);
+    s_->tun_packet(pkt, out);
 }
 
 void engine::on_datagram(const endpoint& from, std::span<uint8_t> datagram,
                          outbox& out) {
-  if (datagram.size() < 4) {
-    s_->count(c_dropped_malformed);
-    return;
-  }
   std::shared_lock guard{s_->table_mu};
-  auto now = s_->clk.now();
-  // The type is a little-endian u32: non-zero reserved bytes make it
-  // unknown, as in wireguard-go.
-  switch (noise::load_le32(datagram.data())) {
-  case noise::type_initiation:
-    if (datagram.size() == noise::initiation_size)
-      return s_->on_initiation(from, datagram, out, now);
-    break;
-  case noise::type_response:
-    if (datagram.size() == noise::response_size)
-      return s_->on_response(from, datagram, out, now);
-    break;
-  case noise::type_cookie_reply:
-    if (datagram.size() == noise::cookie_reply_size)
-      return s_->on_cookie_reply(datagram, now);
-    break;
-  case noise::type_transport:
-    if (datagram.size() >= noise::keepalive_size)
-      return s_->on_transport(from, datagram, out, now);
-    break;
-  default:
-    break;
-  }
-  s_->count(c_dropped_malformed);
+  s_->datagram(from, datagram, out);
+}
+
+void engine::on_datagrams(const endpoint& from,
+                          std::span<const std::span<uint8_t>> datagrams,
+                          outbox& out) {
+  std::shared_lock guard{s_->table_mu};
+  for (auto d : datagrams)
+    s_->datagram(from, d, out);
 }
 
 void engine::on_timer(outbox& out) {

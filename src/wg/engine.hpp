@@ -158,6 +158,9 @@ public:
   /// A UDP datagram from `from`. Transport data is decrypted in place.
   void on_datagram(const endpoint& from, std::span<uint8_t> datagram,
                    outbox& out);
+  /// Several datagrams from one source (e.g. one UDP GRO read).
+  void on_datagrams(const endpoint& from,
+                    std::span<const std::span<uint8_t>> datagrams, outbox& out);
   /// Runs every due timer; call about every 100 ms (or at
   /// next_timer_deadline()).
   void on_timer(outbox& out);

@@ -318,3 +318,22 @@ TEST_CASE("IPv6 outer endpoints: handshake, cookie and roaming") {
   n.b.on_datagram(roamed, d[0].bytes, n.ob);
   CHECK(n.b.status_of(n.pub_a())->endpoint == roamed);
 }
+
+TEST_CASE("batch entry points behave like single calls") {
+  engine_pair n;
+  n.handshake();
+  std::vector<std::vector<uint8_t>> pkts;
+  for (std::size_t i = 0; i < 8; ++i)
+    pkts.push_back(n.a_to_b(10 + i));
+  std::vector<std::span<const uint8_t>> views(pkts.begin(), pkts.end());
+  n.a.on_tun_packets(views, n.oa);
+  auto sent = n.oa.take();
+  REQUIRE(sent.size() == 8);
+  std::vector<std::span<uint8_t>> dgrams;
+  for (auto& d : sent)
+    dgrams.emplace_back(d.bytes);
+  n.b.on_datagrams(n.ea, dgrams, n.ob);
+  REQUIRE(n.ob.tun.size() == 8);
+  for (std::size_t i = 0; i < 8; ++i)
+    CHECK(n.ob.tun[i] == pkts[i]);
+}
