@@ -1,0 +1,161 @@
+#include "drivers/netlink_socket.hpp"
+
+#include <cerrno>
+#include <ctime>
+#include <libmnl/libmnl.h>
+#include <linux/netlink.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <vector>
+
+namespace overlayd::drivers::nl {
+
+namespace {
+
+// Large enough for any single rtnetlink dump datagram (the kernel sizes them
+// up to 32 KiB); smaller buffers make recvmsg truncate messages.
+constexpr std::size_t receive_bytes = 32768;
+
+// A dump restarts when a concurrent change made it inconsistent; on a busy
+// host one retry is nearly always enough, a handful bounds the worst case.
+constexpr int max_dump_attempts = 8;
+
+// The kernel answers in microseconds; only a stuck RTNL would exceed this.
+constexpr time_t receive_timeout_seconds = 30;
+
+} // namespace
+
+result<std::unique_ptr<socket>> socket::open(std::string_view op,
+                                             std::string_view object) {
+  auto fail = [&](const char* what) {
+    int e = errno;
+    return error{kind_from_errno(e) == error_kind::permission_denied
+                   ? error_kind::permission_denied
+                   : error_kind::system,
+                 e, std::string{op}, std::string{object},
+                 std::string{"netlink socket: "} + what};
+  };
+  mnl_socket* sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+  if (sock == nullptr)
+    return fail("open");
+  std::unique_ptr<socket> out{new socket{sock}};
+  if (mnl_socket_bind(sock, 0, MNL_SOCKET_AUTOPID) < 0)
+    return fail("bind");
+  int one = 1;
+  // Extended acks carry the kernel's reason ("Link already exists"...);
+  // capped acks keep error replies from echoing our whole request.
+  if (mnl_socket_setsockopt(sock, NETLINK_EXT_ACK, &one, sizeof(one)) < 0)
+    return fail("NETLINK_EXT_ACK");
+  if (mnl_socket_setsockopt(sock, NETLINK_CAP_ACK, &one, sizeof(one)) < 0)
+    return fail("NETLINK_CAP_ACK");
+  timeval timeout{receive_timeout_seconds, 0};
+  if (setsockopt(mnl_socket_get_fd(sock), SOL_SOCKET, SO_RCVTIMEO, &timeout,
+                 sizeof(timeout))
+      < 0)
+    return fail("SO_RCVTIMEO");
+  out->port_id_ = mnl_socket_get_portid(sock);
+  return out;
+}
+
+socket::socket(mnl_socket* sock)
+  : sock_(sock), port_id_(0),
+    next_seq_(static_cast<std::uint32_t>(std::time(nullptr))) {
+  // nop
+}
+
+socket::~socket() {
+  mnl_socket_close(sock_);
+}
+
+status socket::exchange(message& msg, bool is_dump, std::string_view op,
+                        std::string_view object, const on_message& each,
+                        bool& interrupted) {
+  auto* req = msg.header();
+  req->nlmsg_seq = ++next_seq_;
+  req->nlmsg_pid = 0;
+  auto sys_error = [&](const char* what) {
+    int e = errno;
+    return error{error_kind::system, e, std::string{op}, std::string{object},
+                 std::string{"netlink "} + what};
+  };
+  if (mnl_socket_sendto(sock_, msg.data(), msg.size()) < 0)
+    return sys_error("send");
+
+  std::vector<char> buf(receive_bytes);
+  for (;;) {
+    ssize_t n = mnl_socket_recvfrom(sock_, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      if (errno == ENOBUFS && is_dump) {
+        // The socket overran mid-dump: messages were lost, so the caller
+        // restarts the dump like an interrupted one.
+        interrupted = true;
+        return {};
+      }
+      return sys_error(errno == EAGAIN ? "receive timed out" : "receive");
+    }
+    int remaining = static_cast<int>(n);
+    auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data());
+    while (mnl_nlmsg_ok(nlh, remaining)) {
+      // Replies to an older request (e.g. after a receive timeout) are not
+      // ours; skip them rather than misread them.
+      if (nlh->nlmsg_seq != req->nlmsg_seq
+          || (nlh->nlmsg_pid != 0 && nlh->nlmsg_pid != port_id_)) {
+        nlh = mnl_nlmsg_next(nlh, &remaining);
+        continue;
+      }
+      if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+        interrupted = true;
+      if (nlh->nlmsg_type == NLMSG_ERROR) {
+        auto parsed = parse_ack(nlh);
+        if (!parsed)
+          return error{error_kind::kernel, EPROTO, std::string{op},
+                       std::string{object}, "truncated netlink error reply"};
+        if (parsed->err_no != 0)
+          return error::from_errno(parsed->err_no, std::string{op},
+                                   std::string{object},
+                                   std::move(parsed->ext_ack));
+        return {};
+      }
+      if (nlh->nlmsg_type == NLMSG_DONE) {
+        // A dump can end with an error in NLMSG_DONE's payload.
+        if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(int)) {
+          int code = *static_cast<const int*>(mnl_nlmsg_get_payload(nlh));
+          if (code < 0)
+            return error::from_errno(-code, std::string{op},
+                                     std::string{object});
+        }
+        return {};
+      }
+      if (nlh->nlmsg_type >= NLMSG_MIN_TYPE && each)
+        each(nlh);
+      nlh = mnl_nlmsg_next(nlh, &remaining);
+    }
+  }
+}
+
+status socket::request(message& msg, std::string_view op,
+                       std::string_view object, const on_message& each) {
+  bool interrupted = false;
+  return exchange(msg, false, op, object, each, interrupted);
+}
+
+status socket::dump(message& msg, std::string_view op, const on_message& each,
+                    const std::function<void()>& restart) {
+  for (int attempt = 1;; ++attempt) {
+    bool interrupted = false;
+    if (auto st = exchange(msg, true, op, "", each, interrupted); !st)
+      return st;
+    if (!interrupted)
+      return {};
+    if (attempt == max_dump_attempts)
+      return error{error_kind::kernel, EINTR, std::string{op}, "",
+                   "dump stayed inconsistent after "
+                     + std::to_string(max_dump_attempts) + " attempts"};
+    if (restart)
+      restart();
+  }
+}
+
+} // namespace overlayd::drivers::nl
