@@ -114,16 +114,9 @@ overlay_mode read_mode(const json& j) {
   if (!j.is_string())
     invalid_type(j, "variant identifier");
   const auto& s = j.get_ref<const std::string&>();
-  if (s == "auto")
-    return overlay_mode::automatic;
-  if (s == "shared")
-    return overlay_mode::shared;
-  if (s == "dedicated")
-    return overlay_mode::dedicated;
-  // Possibly a fourth reference value; the reference routes it exactly
-  // like auto (spec §3.2).
-  if (s == "isolated")
-    return overlay_mode::automatic;
+  // "isolated" (a possible fourth reference value) routes like auto.
+  if (auto m = parse_overlay_mode(s))
+    return *m;
   fail("unknown variant `" + s
        + "`, expected one of `auto`, `shared`, `dedicated`");
 }

@@ -52,6 +52,16 @@ std::string_view to_string(overlay_mode mode) noexcept {
   return "auto";
 }
 
+std::optional<overlay_mode> parse_overlay_mode(std::string_view text) noexcept {
+  if (text == "auto" || text == "isolated")
+    return overlay_mode::automatic;
+  if (text == "shared")
+    return overlay_mode::shared;
+  if (text == "dedicated")
+    return overlay_mode::dedicated;
+  return std::nullopt;
+}
+
 std::string_view op_name(const request& r) noexcept {
   return op_names[r.index()];
 }

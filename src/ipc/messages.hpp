@@ -31,6 +31,9 @@ enum class overlay_mode : std::uint8_t { automatic, shared, dedicated };
 
 /// The wire string of a mode.
 std::string_view to_string(overlay_mode mode) noexcept;
+/// The mode for a wire string ("isolated" gives `automatic`), nullopt for
+/// anything else (matching is case-sensitive, like serde).
+std::optional<overlay_mode> parse_overlay_mode(std::string_view text) noexcept;
 /// True iff `shared`: the one node-wide shared bridge.
 inline bool uses_shared_bridge(overlay_mode m) noexcept {
   return m == overlay_mode::shared;
@@ -446,6 +449,17 @@ struct err {
 };
 
 } // namespace resp
+
+/// An `err` response for an engine failure of the reference's `Overlay`
+/// kind: the message gets the `overlay engine error: ` prefix (§1.8).
+inline resp::err overlay_error(std::string_view message) {
+  return resp::err{"overlay engine error: " + std::string{message}};
+}
+
+/// An `err` response of the reference's `Other` kind: no prefix (§1.8).
+inline resp::err other_error(std::string_view message) {
+  return resp::err{std::string{message}};
+}
 
 /// `OverlaydResponse`: all 10 reference variants, in spec §5 order.
 /// Newtype variants derive from their payload struct, so

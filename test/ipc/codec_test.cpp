@@ -480,3 +480,19 @@ TEST_CASE("single-message helpers") {
   CHECK_FALSE(j);
   CHECK(j.error() == "duplicate field `a`");
 }
+
+TEST_CASE("overlay modes and engine error texts") {
+  CHECK(parse_overlay_mode("auto") == overlay_mode::automatic);
+  CHECK(parse_overlay_mode("isolated") == overlay_mode::automatic);
+  CHECK(parse_overlay_mode("shared") == overlay_mode::shared);
+  CHECK(parse_overlay_mode("dedicated") == overlay_mode::dedicated);
+  CHECK_FALSE(parse_overlay_mode("Dedicated"));
+  CHECK(to_string(overlay_mode::automatic) == "auto");
+  CHECK(uses_shared_bridge(overlay_mode::shared));
+  CHECK_FALSE(uses_shared_bridge(overlay_mode::automatic));
+  CHECK(uses_per_service_wg(overlay_mode::dedicated));
+  CHECK(overlay_error("scoped resolver is macOS-only").message
+        == "overlay engine error: scoped resolver is macOS-only");
+  CHECK(other_error("global overlay not set up").message
+        == "global overlay not set up");
+}
