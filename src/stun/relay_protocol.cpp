@@ -133,17 +133,20 @@ std::optional<control_msg> parse_control(std::span<const std::uint8_t> msg,
 
 std::size_t write_data_header(const udp_endpoint& peer, std::size_t raw_len,
                               std::uint8_t* out) {
-  std::vector<std::uint8_t> a;
-  a.reserve(19);
-  encode_addr(peer, a);
-  std::size_t inner = a.size() + raw_len;
+  // Hot path of the relay: no allocation here.
+  ip_address ip = peer.ip.unmapped();
+  std::size_t ip_len = ip.is_v4() ? 4 : 16;
+  std::size_t inner = 1 + ip_len + 2 + raw_len;
   if (inner > 0xffff)
     return 0;
   out[0] = static_cast<std::uint8_t>(msg_type::data);
   out[1] = static_cast<std::uint8_t>(inner >> 8);
   out[2] = static_cast<std::uint8_t>(inner);
-  std::memcpy(out + header_size, a.data(), a.size());
-  return header_size + a.size();
+  out[3] = ip.is_v4() ? 0x01 : 0x02;
+  std::memcpy(out + 4, ip.bytes.data(), ip_len);
+  out[4 + ip_len] = static_cast<std::uint8_t>(peer.port >> 8);
+  out[5 + ip_len] = static_cast<std::uint8_t>(peer.port);
+  return header_size + 1 + ip_len + 2;
 }
 
 std::vector<std::uint8_t> build_data(const udp_endpoint& peer,

@@ -27,6 +27,8 @@ struct relay_server_options {
   std::chrono::seconds expiry_slack{300};
   // Default: the wildcard of external_addr's family, as the reference.
   std::optional<ip_address> bind_ip;
+  // SO_RCVBUF/SO_SNDBUF of every socket (0 = kernel default).
+  int socket_buffer_bytes = 4 << 20;
   std::function<void(const std::string&)> log;
 };
 
