@@ -1,0 +1,111 @@
+#pragma once
+
+// The project's single CAF type-ID block: atoms and the message types that
+// travel between actors (CAF 0.17.6 forward-compatible API, see
+// notes/style.md lesson 2). Atom texts are unique and at most 10 characters
+// so that none collides with one of CAF's own atoms.
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/type_id.hpp>
+
+#include "actors/socket_server.hpp"
+#include "ipc/messages.hpp"
+#include "net/ip.hpp"
+
+namespace overlayd::actors {
+
+/// One IPC request travelling to the supervisor.
+struct ipc_call {
+  ipc::request request;
+};
+
+/// The supervisor's answer: always a wire response (errors are `err`).
+struct ipc_reply {
+  ipc::response response;
+};
+
+/// A request frame that decoded, with its wire id.
+struct inbound_request {
+  uint64_t id = 0;
+  ipc::request request;
+};
+
+/// A request frame that did not decode but whose id is certain: it is
+/// answered `err` under that id (ipc.md §1.8).
+struct inbound_reject {
+  uint64_t id = 0;
+  std::string message;
+};
+
+/// The connection will deliver nothing more; once every earlier response
+/// has left it is closed. `reason` is empty for a clean end of stream.
+struct inbound_end {
+  std::string reason;
+};
+
+/// What the I/O thread hands the `ipc_server` actor for one connection.
+using inbound = std::variant<inbound_request, inbound_reject, inbound_end>;
+
+/// What a transport holds, for `status`, guest configs and tests.
+struct transport_snapshot {
+  /// Whether a WireGuard device backs the transport.
+  bool has_device = false;
+  /// Peers as last added (the reference's `global_peers` mirror).
+  std::vector<ipc::peer_spec> peers;
+  /// Public keys with recorded NAT candidates.
+  std::vector<std::string> peers_with_candidates;
+};
+
+} // namespace overlayd::actors
+
+// These types live only inside this process; they never need CAF's
+// serialization, and `std::variant` has no 0.17 `inspect`.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::ipc_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::ipc_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::inbound)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::transport_snapshot)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::ipc::peer_spec)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::net::ip_address)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::net::cidr)
+
+CAF_BEGIN_TYPE_ID_BLOCK(overlayd, caf::first_custom_type_id)
+
+  // -- supervisor and IPC
+  // ------------------------------------------------------
+
+  /// A decoded frame (or the end of the stream) from one connection.
+  CAF_ADD_ATOM(overlayd, overlayd::atom, inbound, "ov_inbound")
+  /// A connection is gone; forget its state.
+  CAF_ADD_ATOM(overlayd, overlayd::atom, gone, "ov_gone")
+
+  // -- ipam
+  // --------------------------------------------------------------------
+
+  /// Hand out an address for a service.
+  CAF_ADD_ATOM(overlayd, overlayd::atom, allocate, "ov_alloc")
+  /// Return an address to the pool that contains it.
+  CAF_ADD_ATOM(overlayd, overlayd::atom, release, "ov_release")
+  /// Rebind the node-slice allocator to a new slice.
+  CAF_ADD_ATOM(overlayd, overlayd::atom, rebind, "ov_rebind")
+
+  // -- transports
+  // --------------------------------------------------------------
+
+  CAF_ADD_ATOM(overlayd, overlayd::atom, add_peer, "ov_addpeer")
+  CAF_ADD_ATOM(overlayd, overlayd::atom, remove_peer, "ov_rmpeer")
+  CAF_ADD_ATOM(overlayd, overlayd::atom, add_allowed, "ov_addip")
+  CAF_ADD_ATOM(overlayd, overlayd::atom, rm_allowed, "ov_rmip")
+
+  // -- queries
+  // -----------------------------------------------------------------
+
+  /// Read-only snapshot of an actor's state (tests, status).
+  CAF_ADD_ATOM(overlayd, overlayd::atom, snapshot, "ov_snap")
+
+CAF_END_TYPE_ID_BLOCK(overlayd)

@@ -1,0 +1,328 @@
+#include "actors/embedded.hpp"
+
+#include <condition_variable>
+#include <mutex>
+#include <type_traits>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include "actors/errors.hpp"
+#include "actors/ipam.hpp"
+#include "actors/ipc_server.hpp"
+#include "actors/supervisor.hpp"
+#include "actors/system_config.hpp"
+#include "actors/transport.hpp"
+#include "ipc/json_codec.hpp"
+
+namespace overlayd::actors {
+
+namespace {
+
+using net::unexpected;
+
+// Sends what one frame body decoded to into the ipc_server actor. Runs on
+// the socket's I/O thread.
+void forward_frame(const ipc_server_actor& dest, conn_id conn,
+                   std::string_view body) {
+  auto decoded = ipc::decode_frame(body);
+  if (!decoded) {
+    auto text = "frame codec error: " + decoded.error().message;
+    if (auto id = decoded.error().request_id) {
+      // The id is certain: answer `err` under it and keep the connection,
+      // which the agent would otherwise never re-dial (§1.8).
+      spdlog::warn("ipc connection {}: request {} rejected: {}", conn, *id,
+                   text);
+      caf::anon_send(dest, atom::inbound_v, conn,
+                     inbound{inbound_reject{*id, std::move(text)}});
+    } else {
+      // Without a certain id no answer is possible; close, as the
+      // reference does.
+      spdlog::warn("ipc connection {}: {}; closing it", conn, text);
+      caf::anon_send(dest, atom::inbound_v, conn,
+                     inbound{inbound_end{std::move(text)}});
+    }
+    return;
+  }
+  if (auto* req = std::get_if<ipc::request_frame>(&*decoded)) {
+    caf::anon_send(dest, atom::inbound_v, conn,
+                   inbound{inbound_request{req->id, std::move(req->request)}});
+    return;
+  }
+  // Responses and events from a client are ignored, as in the reference.
+  spdlog::warn("ipc connection {}: ignoring a frame that is not a request",
+               conn);
+}
+
+template <class T>
+call_result<T> unexpected_response(const ipc::response& r) {
+  if (auto* e = std::get_if<ipc::resp::err>(&r))
+    return unexpected{e->message};
+  return unexpected{"unexpected response `" + std::string{ipc::result_name(r)}
+                    + "`"};
+}
+
+call_result<void> expect_ok(const ipc::response& r) {
+  if (std::holds_alternative<ipc::resp::ok>(r))
+    return {};
+  if (auto* e = std::get_if<ipc::resp::err>(&r))
+    return unexpected{e->message};
+  return unexpected{"unexpected response `" + std::string{ipc::result_name(r)}
+                    + "`"};
+}
+
+} // namespace
+
+struct engine::impl {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  supervisor_actor supervisor;
+  ipc_server_actor server_actor;
+  std::shared_ptr<socket_server> server;
+
+  mutable std::mutex mtx;
+  std::condition_variable cv;
+  bool stop = false;
+
+  void request_stop() {
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      stop = true;
+    }
+    cv.notify_all();
+  }
+};
+
+net::expected<std::unique_ptr<engine>> engine::start(engine_config config) {
+  if (config.data_dir.empty())
+    return unexpected{std::string{"engine: the data directory is empty"}};
+  auto st = std::make_unique<impl>();
+  configure(st->cfg, config.workers);
+  st->sys = std::make_unique<caf::actor_system>(st->cfg);
+  auto ipam_hdl = st->sys->spawn(ipam, config.data_dir);
+  auto transport_hdl = st->sys->spawn(transport);
+  st->supervisor
+    = st->sys->spawn(supervisor, supervisor_children{ipam_hdl, transport_hdl});
+  return std::make_unique<engine>(std::move(st));
+}
+
+engine::engine(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
+  // nop
+}
+
+engine::~engine() {
+  // Order: no new input, then the actors (the supervisor takes its linked
+  // children with it), then the system waits for all of them.
+  if (impl_->server)
+    impl_->server->stop();
+  if (impl_->server_actor)
+    caf::anon_send_exit(impl_->server_actor, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(impl_->supervisor, caf::exit_reason::user_shutdown);
+  impl_->server_actor = ipc_server_actor{};
+  impl_->supervisor = supervisor_actor{};
+  impl_->sys.reset();
+  impl_->server.reset();
+}
+
+net::expected<void> engine::listen(const std::filesystem::path& socket) {
+  if (impl_->server)
+    return unexpected{"already listening on " + impl_->server->path().string()};
+  auto srv = socket_server::bind(socket);
+  if (!srv)
+    return unexpected{srv.error()};
+  auto server = *srv;
+  auto actor = impl_->sys->spawn(ipc_server, impl_->supervisor,
+                                 std::shared_ptr<frame_sink>{server});
+  socket_handlers h;
+  h.on_frame = [actor](conn_id conn, std::string body) {
+    forward_frame(actor, conn, body);
+  };
+  h.on_end = [actor](conn_id conn, std::string error) {
+    caf::anon_send(actor, atom::inbound_v, conn,
+                   inbound{inbound_end{std::move(error)}});
+  };
+  h.on_gone
+    = [actor](conn_id conn) { caf::anon_send(actor, atom::gone_v, conn); };
+  h.on_shutdown_sent = [st = impl_.get()] { st->request_stop(); };
+  server->start(std::move(h));
+  impl_->server = std::move(server);
+  impl_->server_actor = std::move(actor);
+  return {};
+}
+
+ipc::response engine::call(ipc::request request) {
+  bool is_shutdown = std::holds_alternative<ipc::req::shutdown>(request);
+  ipc::response out = ipc::resp::err{"internal error: no reply"};
+  {
+    caf::scoped_actor self{*impl_->sys};
+    self
+      ->request(impl_->supervisor, caf::infinite, ipc_call{std::move(request)})
+      .receive([&](ipc_reply& r) { out = std::move(r.response); },
+               [&](caf::error& e) { out = ipc::resp::err{wire_message(e)}; });
+  }
+  if (is_shutdown && std::holds_alternative<ipc::resp::ok>(out))
+    impl_->request_stop();
+  return out;
+}
+
+// -- typed calls --------------------------------------------------------------
+
+call_result<void> engine::set_local_node_id(uint64_t node_id) {
+  return expect_ok(call(ipc::req::set_local_node_id{node_id}));
+}
+
+call_result<void> engine::set_local_wg_pubkey(std::string pubkey) {
+  return expect_ok(call(ipc::req::set_local_wg_pubkey{std::move(pubkey)}));
+}
+
+call_result<std::string>
+engine::setup_global_overlay(ipc::req::setup_global_overlay request) {
+  auto r = call(std::move(request));
+  if (auto* b = std::get_if<ipc::resp::bridge_name>(&r))
+    return b->name;
+  return unexpected_response<std::string>(r);
+}
+
+call_result<void> engine::teardown_global_overlay() {
+  return expect_ok(call(ipc::req::teardown_global_overlay{}));
+}
+
+call_result<ipc::service_overlay_info>
+engine::setup_service_overlay(std::string service, ipc::overlay_mode mode) {
+  auto r = call(ipc::req::setup_service_overlay{std::move(service), mode});
+  if (auto* s = std::get_if<ipc::resp::service_overlay>(&r))
+    return static_cast<ipc::service_overlay_info&>(*s);
+  return unexpected_response<ipc::service_overlay_info>(r);
+}
+
+call_result<void> engine::teardown_service_overlay(std::string service) {
+  return expect_ok(
+    call(ipc::req::teardown_service_overlay{std::move(service)}));
+}
+
+call_result<net::ip_address> engine::allocate_ip(std::string service,
+                                                 bool join_global) {
+  auto r = call(ipc::req::allocate_ip{std::move(service), join_global});
+  if (auto* ip = std::get_if<ipc::resp::allocated_ip>(&r))
+    return ip->ip;
+  return unexpected_response<net::ip_address>(r);
+}
+
+call_result<void> engine::release_ip(net::ip_address ip) {
+  return expect_ok(call(ipc::req::release_ip{ip}));
+}
+
+call_result<attach_outcome>
+engine::attach_container(ipc::req::attach_container request) {
+  auto r = call(std::move(request));
+  if (auto* a = std::get_if<ipc::resp::attached>(&r))
+    return attach_outcome{static_cast<ipc::attach_result&>(*a)};
+  if (auto* g = std::get_if<ipc::resp::guest_config>(&r))
+    return attach_outcome{static_cast<ipc::guest_overlay_config&>(*g)};
+  return unexpected_response<attach_outcome>(r);
+}
+
+call_result<void> engine::detach_container(ipc::attach_handle handle) {
+  return expect_ok(call(ipc::req::detach_container{std::move(handle)}));
+}
+
+call_result<void> engine::add_peer(ipc::peer_spec peer, ipc::peer_scope scope) {
+  return expect_ok(call(ipc::req::add_peer{std::move(peer), std::move(scope)}));
+}
+
+call_result<void> engine::remove_peer(std::string pubkey,
+                                      ipc::peer_scope scope) {
+  return expect_ok(
+    call(ipc::req::remove_peer{std::move(pubkey), std::move(scope)}));
+}
+
+call_result<void> engine::add_allowed_ip(std::string pubkey, std::string cidr,
+                                         ipc::peer_scope scope) {
+  return expect_ok(call(ipc::req::add_allowed_ip{
+    std::move(pubkey), std::move(cidr), std::move(scope)}));
+}
+
+call_result<void> engine::remove_allowed_ip(std::string pubkey,
+                                            std::string cidr,
+                                            ipc::peer_scope scope) {
+  return expect_ok(call(ipc::req::remove_allowed_ip{
+    std::move(pubkey), std::move(cidr), std::move(scope)}));
+}
+
+call_result<void> engine::register_dns(std::string name, net::ip_address ip) {
+  return expect_ok(call(ipc::req::register_dns{std::move(name), ip}));
+}
+
+call_result<void> engine::unregister_dns(std::string name) {
+  return expect_ok(call(ipc::req::unregister_dns{std::move(name)}));
+}
+
+call_result<void> engine::write_scoped_resolver(std::string zone,
+                                                net::ip_address node_ip,
+                                                uint16_t port) {
+  return expect_ok(
+    call(ipc::req::write_scoped_resolver{std::move(zone), node_ip, port}));
+}
+
+call_result<void> engine::remove_scoped_resolver(std::string zone) {
+  return expect_ok(call(ipc::req::remove_scoped_resolver{std::move(zone)}));
+}
+
+call_result<std::vector<std::string>>
+engine::prune_orphan_bridges(std::vector<std::string> live_bridge_names) {
+  auto r = call(ipc::req::prune_orphan_bridges{std::move(live_bridge_names)});
+  if (auto* p = std::get_if<ipc::resp::pruned_bridges>(&r))
+    return p->reclaimed;
+  return unexpected_response<std::vector<std::string>>(r);
+}
+
+call_result<ipc::status_snapshot> engine::status() {
+  auto r = call(ipc::req::status{});
+  if (auto* s = std::get_if<ipc::resp::status>(&r))
+    return static_cast<ipc::status_snapshot&>(*s);
+  return unexpected_response<ipc::status_snapshot>(r);
+}
+
+call_result<void> engine::nat_tick() {
+  return expect_ok(call(ipc::req::nat_tick{}));
+}
+
+call_result<ipc::nat_status_wire> engine::nat_status() {
+  auto r = call(ipc::req::nat_status{});
+  if (auto* s = std::get_if<ipc::resp::nat_status>(&r))
+    return static_cast<ipc::nat_status_wire&>(*s);
+  return unexpected_response<ipc::nat_status_wire>(r);
+}
+
+call_result<void> engine::shutdown() {
+  return expect_ok(call(ipc::req::shutdown{}));
+}
+
+// -- lifetime -----------------------------------------------------------------
+
+void engine::wait() {
+  std::unique_lock<std::mutex> guard{impl_->mtx};
+  impl_->cv.wait(guard, [this] { return impl_->stop; });
+}
+
+bool engine::wait_for(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> guard{impl_->mtx};
+  return impl_->cv.wait_for(guard, timeout, [this] { return impl_->stop; });
+}
+
+void engine::request_stop() {
+  impl_->request_stop();
+}
+
+bool engine::stop_requested() const {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  return impl_->stop;
+}
+
+} // namespace overlayd::actors

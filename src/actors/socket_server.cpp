@@ -1,0 +1,418 @@
+#include "actors/socket_server.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <grp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include "ipc/framing.hpp"
+
+namespace overlayd::actors {
+
+namespace {
+
+constexpr uint64_t listener_token = ~uint64_t{0};
+constexpr uint64_t wake_token = ~uint64_t{0} - 1;
+constexpr size_t read_chunk = 64 * 1024;
+
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
+
+struct connection {
+  int fd = -1;
+  ipc::frame_decoder decoder;
+  std::string out;
+  size_t out_pos = 0;
+  bool reading = true;
+  bool close_when_flushed = false;
+  bool signal_when_closed = false;
+  uint32_t events = 0;
+};
+
+struct pending_write {
+  conn_id conn;
+  std::string bytes;
+  after_write then;
+};
+
+} // namespace
+
+struct socket_server::impl {
+  std::filesystem::path path;
+  int listen_fd = -1;
+  int epoll_fd = -1;
+  int wake_fd = -1;
+  std::thread thread;
+  std::atomic<bool> stopping{false};
+  std::atomic<size_t> open{0};
+  socket_handlers handlers;
+
+  std::mutex queue_mtx;
+  std::vector<pending_write> queue;
+
+  // I/O thread only.
+  std::unordered_map<conn_id, connection> conns;
+  conn_id next_id = 1;
+  bool listener_paused = false;
+  std::chrono::steady_clock::time_point resume_at;
+
+  ~impl() {
+    for (int fd : {listen_fd, epoll_fd, wake_fd})
+      if (fd >= 0)
+        ::close(fd);
+  }
+
+  void set_events(connection& c, conn_id id, uint32_t events) {
+    if (c.events == events)
+      return;
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = id;
+    ::epoll_ctl(epoll_fd, EPOLL_CTL_MOD, c.fd, &ev);
+    c.events = events;
+  }
+
+  void update_events(connection& c, conn_id id) {
+    uint32_t ev = 0;
+    if (c.reading)
+      ev |= EPOLLIN;
+    if (c.out_pos < c.out.size())
+      ev |= EPOLLOUT;
+    set_events(c, id, ev);
+  }
+
+  void close_conn(conn_id id) {
+    auto i = conns.find(id);
+    if (i == conns.end())
+      return;
+    bool signal = i->second.signal_when_closed;
+    ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, i->second.fd, nullptr);
+    ::close(i->second.fd);
+    conns.erase(i);
+    open.fetch_sub(1);
+    if (handlers.on_gone)
+      handlers.on_gone(id);
+    if (signal && handlers.on_shutdown_sent)
+      handlers.on_shutdown_sent();
+  }
+
+  void end_reading(conn_id id, connection& c, std::string error) {
+    if (!c.reading)
+      return;
+    c.reading = false;
+    update_events(c, id);
+    if (!error.empty())
+      spdlog::warn("ipc connection {}: {}; closing it", id, error);
+    if (handlers.on_end)
+      handlers.on_end(id, std::move(error));
+  }
+
+  void accept_all() {
+    for (;;) {
+      int fd
+        = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        int err = errno;
+        if (err == EAGAIN || err == EWOULDBLOCK)
+          return;
+        if (err == EINTR || err == ECONNABORTED)
+          continue;
+        // Out of descriptors or memory: the reference would exit; keep
+        // serving the open connections and retry shortly instead.
+        spdlog::error("ipc accept failed: {}; pausing for 100 ms",
+                      errno_text(err));
+        ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, listen_fd, nullptr);
+        listener_paused = true;
+        resume_at
+          = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+        return;
+      }
+      auto id = next_id++;
+      connection c;
+      c.fd = fd;
+      c.events = EPOLLIN;
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u64 = id;
+      if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        ::close(fd);
+        continue;
+      }
+      conns.emplace(id, std::move(c));
+      open.fetch_add(1);
+      spdlog::debug("ipc connection {} accepted", id);
+    }
+  }
+
+  void read_conn(conn_id id) {
+    auto i = conns.find(id);
+    if (i == conns.end())
+      return;
+    auto& c = i->second;
+    char buf[read_chunk];
+    while (c.reading) {
+      auto n = ::recv(c.fd, buf, sizeof(buf), 0);
+      if (n < 0) {
+        if (errno == EINTR)
+          continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+          return;
+        end_reading(id, c, "io error: " + errno_text(errno));
+        return;
+      }
+      if (n == 0) {
+        auto why = c.decoder.at_eof();
+        bool clean = why.what == ipc::framing_error::kind::closed;
+        end_reading(id, c, clean ? std::string{} : why.message());
+        return;
+      }
+      c.decoder.feed(std::string_view{buf, static_cast<size_t>(n)});
+      for (;;) {
+        auto next = c.decoder.next();
+        if (!next) {
+          end_reading(id, c, next.error().message());
+          return;
+        }
+        if (!next->has_value())
+          break;
+        if (handlers.on_frame)
+          handlers.on_frame(id, std::move(**next));
+      }
+    }
+  }
+
+  // Writes what is queued; closes when asked to and everything is out.
+  void flush(conn_id id) {
+    auto i = conns.find(id);
+    if (i == conns.end())
+      return;
+    auto& c = i->second;
+    while (c.out_pos < c.out.size()) {
+      auto n = ::send(c.fd, c.out.data() + c.out_pos, c.out.size() - c.out_pos,
+                      MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR)
+          continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          update_events(c, id);
+          return;
+        }
+        spdlog::warn("ipc connection {}: write failed: {}; closing it", id,
+                     errno_text(errno));
+        close_conn(id);
+        return;
+      }
+      c.out_pos += static_cast<size_t>(n);
+    }
+    c.out.clear();
+    c.out_pos = 0;
+    if (c.close_when_flushed) {
+      close_conn(id);
+      return;
+    }
+    update_events(c, id);
+  }
+
+  void drain_queue() {
+    uint64_t ticks;
+    [[maybe_unused]] auto r = ::read(wake_fd, &ticks, sizeof(ticks));
+    std::vector<pending_write> items;
+    {
+      std::lock_guard<std::mutex> guard{queue_mtx};
+      items.swap(queue);
+    }
+    for (auto& w : items) {
+      auto i = conns.find(w.conn);
+      if (i == conns.end()) {
+        if (w.then == after_write::close_and_signal
+            && handlers.on_shutdown_sent)
+          handlers.on_shutdown_sent();
+        continue;
+      }
+      auto& c = i->second;
+      if (c.close_when_flushed)
+        continue; // Nothing may follow a close.
+      c.out.append(w.bytes);
+      if (w.then != after_write::keep_open) {
+        c.close_when_flushed = true;
+        c.signal_when_closed = w.then == after_write::close_and_signal;
+        // Nothing more is read from a connection that is being closed.
+        c.reading = false;
+      }
+      flush(w.conn);
+    }
+  }
+
+  void loop() {
+    std::vector<epoll_event> events(64);
+    while (!stopping.load()) {
+      int timeout = -1;
+      if (listener_paused) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      resume_at - std::chrono::steady_clock::now())
+                      .count();
+        if (left <= 0) {
+          epoll_event ev{};
+          ev.events = EPOLLIN;
+          ev.data.u64 = listener_token;
+          ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev);
+          listener_paused = false;
+        } else {
+          timeout = static_cast<int>(left);
+        }
+      }
+      int n = ::epoll_wait(epoll_fd, events.data(),
+                           static_cast<int>(events.size()), timeout);
+      if (n < 0) {
+        if (errno == EINTR)
+          continue;
+        spdlog::error("ipc epoll_wait failed: {}", errno_text(errno));
+        return;
+      }
+      for (int k = 0; k < n && !stopping.load(); ++k) {
+        auto token = events[k].data.u64;
+        auto ev = events[k].events;
+        if (token == listener_token) {
+          accept_all();
+        } else if (token == wake_token) {
+          drain_queue();
+        } else {
+          if (ev & EPOLLIN)
+            read_conn(token);
+          if (ev & EPOLLOUT)
+            flush(token);
+          if (ev & (EPOLLERR | EPOLLHUP)) {
+            // Both directions are dead: nothing can be delivered any more.
+            auto i = conns.find(token);
+            if (i != conns.end()) {
+              end_reading(token, i->second, {});
+              close_conn(token);
+            }
+          }
+        }
+      }
+    }
+  }
+};
+
+net::expected<std::shared_ptr<socket_server>>
+socket_server::bind(const std::filesystem::path& path) {
+  using error = net::unexpected<std::string>;
+  auto text = path.string();
+  sockaddr_un addr{};
+  if (text.empty() || text.size() >= sizeof(addr.sun_path))
+    return error{"invalid socket path (" + std::to_string(text.size())
+                 + " bytes, at most "
+                 + std::to_string(sizeof(addr.sun_path) - 1) + "): " + text};
+  auto st = std::make_unique<impl>();
+  st->path = path;
+  // 1. A stale socket from an earlier run is replaced without a liveness
+  //    check: a second instance takes the path over, as in the reference.
+  if (::unlink(text.c_str()) != 0 && errno != ENOENT)
+    spdlog::debug("unlink {}: {}", text, errno_text(errno));
+  // 2. mkdir -p the parent (umask applies).
+  if (path.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(path.parent_path(), ec);
+    if (ec)
+      return error{"cannot create " + path.parent_path().string() + ": "
+                   + ec.message()};
+  }
+  // 3. bind + listen.
+  st->listen_fd
+    = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (st->listen_fd < 0)
+    return error{"socket: " + errno_text(errno)};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, text.data(), text.size());
+  if (::bind(st->listen_fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr))
+      != 0)
+    return error{"cannot bind " + text + ": " + errno_text(errno)};
+  if (::listen(st->listen_fd, SOMAXCONN) != 0)
+    return error{"cannot listen on " + text + ": " + errno_text(errno)};
+  // 4. Owner and group may connect.
+  if (::chmod(text.c_str(), 0660) != 0)
+    spdlog::debug("chmod 0660 {}: {}", text, errno_text(errno));
+  // 5. Members of `zlayer` (the per-user main daemon) may connect too.
+  std::vector<char> buf(16384);
+  group grp{};
+  group* found = nullptr;
+  if (::getgrnam_r("zlayer", &grp, buf.data(), buf.size(), &found) == 0
+      && found != nullptr) {
+    if (::chown(text.c_str(), static_cast<uid_t>(-1), found->gr_gid) != 0)
+      spdlog::warn("chgrp zlayer {}: {}", text, errno_text(errno));
+  }
+  st->epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+  st->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (st->epoll_fd < 0 || st->wake_fd < 0)
+    return error{"epoll/eventfd: " + errno_text(errno)};
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = listener_token;
+  ::epoll_ctl(st->epoll_fd, EPOLL_CTL_ADD, st->listen_fd, &ev);
+  ev.data.u64 = wake_token;
+  ::epoll_ctl(st->epoll_fd, EPOLL_CTL_ADD, st->wake_fd, &ev);
+  return std::make_shared<socket_server>(std::move(st));
+}
+
+socket_server::socket_server(std::unique_ptr<impl> ptr)
+  : impl_(std::move(ptr)) {
+  // nop
+}
+
+socket_server::~socket_server() {
+  stop();
+}
+
+void socket_server::start(socket_handlers handlers) {
+  impl_->handlers = std::move(handlers);
+  impl_->thread = std::thread{[st = impl_.get()] { st->loop(); }};
+}
+
+void socket_server::send(conn_id conn, std::string bytes, after_write then) {
+  {
+    std::lock_guard<std::mutex> guard{impl_->queue_mtx};
+    impl_->queue.push_back({conn, std::move(bytes), then});
+  }
+  uint64_t one = 1;
+  [[maybe_unused]] auto r = ::write(impl_->wake_fd, &one, sizeof(one));
+}
+
+void socket_server::stop() {
+  if (impl_->stopping.exchange(true))
+    return;
+  uint64_t one = 1;
+  [[maybe_unused]] auto r = ::write(impl_->wake_fd, &one, sizeof(one));
+  if (impl_->thread.joinable())
+    impl_->thread.join();
+  for (auto& [id, c] : impl_->conns)
+    ::close(c.fd);
+  impl_->conns.clear();
+  impl_->open.store(0);
+  impl_->handlers = socket_handlers{};
+}
+
+const std::filesystem::path& socket_server::path() const noexcept {
+  return impl_->path;
+}
+
+size_t socket_server::connections() const noexcept {
+  return impl_->open.load();
+}
+
+} // namespace overlayd::actors

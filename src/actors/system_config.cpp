@@ -1,0 +1,34 @@
+#include "actors/system_config.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <thread>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
+#include <caf/message.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/errors.hpp"
+
+namespace overlayd::actors {
+
+void configure(caf::actor_system_config& cfg, std::size_t workers) {
+  if (workers == 0)
+    workers = std::max<std::size_t>(2, std::thread::hardware_concurrency());
+  cfg.set("scheduler.max-threads", static_cast<int64_t>(workers));
+  cfg.add_message_types<caf::id_block::overlayd>();
+  cfg.add_error_category(
+    caf::atom("overlayd"),
+    [](uint8_t code, caf::atom_value, const caf::message& ctx) {
+      std::string text;
+      if (ctx.match_elements<std::string>())
+        text = ctx.get_as<std::string>(0);
+      return std::string{static_cast<ec>(code) == ec::overlay ? "overlay"
+                                                              : "other"}
+             + ": " + text;
+    });
+}
+
+} // namespace overlayd::actors

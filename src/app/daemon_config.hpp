@@ -1,0 +1,41 @@
+#pragma once
+
+// The daemon's TOML configuration file (conf/overlayd.toml documents every
+// key). Plain C++: parsing needs no actor system.
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+
+#include "net/expected.hpp"
+
+namespace overlayd::app {
+
+/// Settings read from the config file; empty strings mean "not set", so the
+/// command line and the ZLayer path rules fill them in later.
+struct daemon_config {
+  /// `[daemon] data_dir`.
+  std::string data_dir;
+  /// `[daemon] socket`.
+  std::string socket;
+  /// `[daemon] workers`: scheduler threads, 0 = automatic.
+  std::size_t workers = 0;
+  /// `[log] level`: an spdlog level name.
+  std::string log_level = "info";
+};
+
+/// Whether `name` is a level `--log-level` and `[log] level` accept.
+bool is_log_level(const std::string& name);
+
+/// Reads `path`. Errors read `{path}:{line}:{column}: {what}` so that an
+/// editor can jump to the spot; unknown keys and wrong types are errors
+/// too, because a silently ignored typo is worse than a refusal.
+net::expected<daemon_config>
+load_daemon_config(const std::filesystem::path& path);
+
+/// The same, for config text already in memory (`origin` names it in
+/// messages).
+net::expected<daemon_config> parse_daemon_config(const std::string& text,
+                                                 const std::string& origin);
+
+} // namespace overlayd::app
