@@ -988,6 +988,19 @@ bool engine::check_peer_handshake(
   return it->second->last_handshake && *it->second->last_handshake >= since;
 }
 
+bool engine::set_send_counter_for_testing(const key& public_key,
+                                          uint64_t counter) {
+  std::shared_lock guard{s_->table_mu};
+  auto it = s_->peers.find(public_key);
+  if (it == s_->peers.end())
+    return false;
+  std::lock_guard peer_guard{it->second->mu};
+  if (!it->second->current)
+    return false;
+  it->second->current->send_counter.store(counter);
+  return true;
+}
+
 std::size_t engine::index_count() const {
   std::shared_lock guard{s_->index_mu};
   return s_->indices.size();

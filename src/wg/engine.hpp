@@ -183,6 +183,9 @@ public:
   bool check_peer_handshake(const key& public_key,
                             std::chrono::system_clock::time_point since) const;
   engine_counters counters() const;
+  /// Test hook: moves the send counter of the peer's current session, so
+  /// tests can reach REKEY/REJECT_AFTER_MESSAGES. False without a session.
+  bool set_send_counter_for_testing(const key& public_key, uint64_t counter);
   /// Live receiver indices (sessions plus handshakes in flight); lets tests
   /// and leak checks see key material being dropped.
   std::size_t index_count() const;

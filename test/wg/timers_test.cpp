@@ -1,5 +1,7 @@
 #include "engine_fixture.hpp"
 
+#include "wg/timers.hpp"
+
 using namespace wgtest;
 
 namespace {
@@ -217,4 +219,36 @@ TEST_CASE("next_timer_deadline reports the earliest timer") {
   n.clk.advance(4900ms);
   CHECK(n.a.next_timer_deadline() <= 434ms);
   CHECK(n.a.next_timer_deadline() >= 100ms);
+}
+
+TEST_CASE("rekey after 2^60 messages, refuse at REJECT_AFTER_MESSAGES") {
+  engine_pair n;
+  n.handshake();
+  n.b.on_tun_packet(n.b_to_a(), n.ob); // b (responder) has a session too
+  n.pump();
+  n.oa.sent.clear();
+  n.ob.sent.clear();
+  // Past REKEY_AFTER_MESSAGES even the responder starts a handshake.
+  REQUIRE(n.b.set_send_counter_for_testing(n.pub_a(),
+                                           limits::rekey_after_messages + 1));
+  n.b.on_tun_packet(n.b_to_a(), n.ob);
+  CHECK(count_size(n.ob.sent, 160) == 1);
+  CHECK(count_size(n.ob.sent, 148) == 1);
+  // The last usable counter still goes out; the next packet waits.
+  n.clk.advance(6s);
+  n.ob.sent.clear();
+  REQUIRE(n.b.set_send_counter_for_testing(n.pub_a(),
+                                           limits::reject_after_messages - 1));
+  n.b.on_tun_packet(n.b_to_a(), n.ob);
+  CHECK(count_size(n.ob.sent, 160) == 1);
+  n.b.on_tun_packet(n.b_to_a(), n.ob);
+  CHECK(count_size(n.ob.sent, 160) == 1);
+  CHECK(count_size(n.ob.sent, 148) == 1);
+  // The receiver refuses a counter at the limit even when authentic.
+  auto last = n.ob.take();
+  for (auto& d : last)
+    if (d.bytes.size() == 160) {
+      n.a.on_datagram(n.eb, d.bytes, n.oa);
+      CHECK(n.a.counters().dropped_replay == 0); // REJECT - 1 is fine
+    }
 }
