@@ -82,7 +82,9 @@ replace_route 10.12.0.6/32 zl-r-b fd00::1
 replace_route 10.12.0.7/32 zl-r-b 10.99.0.1
 replace_route 10.12.0.8/32 nope0 10.9.0.1
 add_default_route 10.50.0.1           # not on-link
-add_default_route 10.9.0.1            # our own address
+add_default_route 10.9.0.1            # our own address: accepted
+dump
+delete_route 0.0.0.0/0 zl-r-b
 add_default_route 10.9.0.254
 add_default_route 10.9.0.253          # a default exists
 dump

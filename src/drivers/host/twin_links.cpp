@@ -37,22 +37,8 @@ std::vector<route> connected_routes(const netns& ns) {
   for (const auto& [index, l] : ns.links) {
     if (!l.up)
       continue;
-    if (l.loopback) {
-      // The kernel keeps `::1 dev lo` in the main table.
-      for (const auto& a : l.addresses) {
-        if (a.address.is_v6() && a.prefix_len == 128) {
-          route r;
-          r.oif = index;
-          r.info.destination = a.address;
-          r.info.destination_len = 128;
-          r.info.device = l.name;
-          r.info.protocol = proto_kernel;
-          r.info.metric = v6_kernel_metric;
-          out.push_back(std::move(r));
-        }
-      }
-      continue;
-    }
+    if (l.loopback)
+      continue; // ::1 and 127/8 live in the local table only
     for (const auto& a : l.addresses) {
       if (a.prefix_len == a.address.max_prefix())
         continue;
@@ -127,9 +113,16 @@ void on_down(netns& ns, link& l) {
 /// After an IPv4 address left a device: routes preferring it as source go,
 /// and with no IPv4 address left every IPv4 route through the device goes.
 void on_v4_address_removed(netns& ns, link& l, const ip_address& gone) {
-  std::erase_if(ns.routes, [&](const route& r) {
-    return r.info.preferred_source && *r.info.preferred_source == gone;
-  });
+  // Routes preferring the address go only once it is no longer local
+  // anywhere (the same address may remain under another prefix).
+  bool still_local = false;
+  for (const auto& [index, other] : ns.links)
+    for (const auto& a : other.addresses)
+      still_local = still_local || a.address == gone;
+  if (!still_local)
+    std::erase_if(ns.routes, [&](const route& r) {
+      return r.info.preferred_source && *r.info.preferred_source == gone;
+    });
   bool any_v4
     = std::any_of(l.addresses.begin(), l.addresses.end(),
                   [](const address_info& a) { return !a.address.is_v6(); });
@@ -415,10 +408,21 @@ public:
       for (const auto& have : all_routes(ns))
         if (same_route_key(have.info, r.info))
           return kernel_error(EEXIST, op, object);
-      if (is_local_address(ns, gateway))
-        return kernel_error(EINVAL, op, object);
-      // The gateway must be on-link: reachable through a route without a
+      // The gateway must be on-link: one of our own addresses (the kernel
+      // accepts a local gateway) or reachable through a route without a
       // gateway of its own (longest prefix wins).
+      for (const auto& [index, l] : ns.links) {
+        if (!l.up)
+          continue;
+        for (const auto& have : l.addresses) {
+          if (have.address == gateway) {
+            r.oif = index;
+            r.info.device = l.name;
+            ns.routes.push_back(std::move(r));
+            return {};
+          }
+        }
+      }
       const route* via = nullptr;
       for (const auto& have : all_routes(ns)) {
         if (have.info.gateway
@@ -451,8 +455,8 @@ public:
                         std::uint8_t destination_len, std::string_view device,
                         const std::optional<ip_address>& source) override {
     if (source && source->family != destination.family)
-      return error{error_kind::invalid_argument, EINVAL,
-                   "replace_route_via_dev", destination.to_string(),
+      return error{error_kind::invalid_argument, 0, "replace_route_via_dev",
+                   destination.to_string(),
                    "address family mismatch: dest=" + destination.to_string()
                      + " src=" + source->to_string()};
     return put_route("replace_route_via_dev", destination, destination_len,
