@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <limits>
 #include <span>
-#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
@@ -784,32 +783,9 @@ frame read_frame(const json& j) {
 
 // -- strict JSON parsing ------------------------------------------------------
 
-// serde_json's nesting limit.
-constexpr int max_nesting = 128;
-
-struct too_deep {};
-
-// Keys seen in one object; linear while small, hashed when large so that a
-// huge object cannot make duplicate detection quadratic.
-class key_set {
-public:
-  bool insert(const std::string& k) {
-    if (!big_.empty())
-      return big_.insert(k).second;
-    if (std::find(small_.begin(), small_.end(), k) != small_.end())
-      return false;
-    small_.push_back(k);
-    if (small_.size() > 32) {
-      big_.insert(small_.begin(), small_.end());
-      small_.clear();
-    }
-    return true;
-  }
-
-private:
-  std::vector<std::string> small_;
-  std::unordered_set<std::string> big_;
-};
+// serde_json's recursion limit: 128 minus one, because serde_json fails
+// when its remaining-depth counter (starting at 128) reaches zero.
+constexpr std::size_t max_nesting = 127;
 
 struct strict_result {
   json doc;
@@ -817,54 +793,114 @@ struct strict_result {
   bool top_level_envelope_duplicate = false; // "frame" or "id" twice
 };
 
+// Builds the document through nlohmann's SAX interface so that duplicate
+// keys (which nlohmann would silently overwrite) and excessive nesting are
+// seen; both are errors for serde_json. For a duplicate the last value
+// wins, so the id recovery can still look at the rest of the document.
+class strict_builder {
+public:
+  explicit strict_builder(strict_result& out) : out_(out) {
+    // nop
+  }
+
+  bool null() { return put(nullptr); }
+  bool boolean(bool v) { return put(v); }
+  bool number_integer(json::number_integer_t v) { return put(v); }
+  bool number_unsigned(json::number_unsigned_t v) { return put(v); }
+  bool number_float(json::number_float_t v, const json::string_t&) {
+    return put(v);
+  }
+  bool string(json::string_t& v) { return put(std::move(v)); }
+  bool binary(json::binary_t&) { return false; } // not in JSON text
+
+  bool start_object(std::size_t) { return open(json::value_t::object); }
+  bool start_array(std::size_t) { return open(json::value_t::array); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+
+  bool key(json::string_t& k) {
+    auto& obj = stack_.back()->get_ref<json::object_t&>();
+    // try_emplace leaves `k` alone when the key exists.
+    auto [it, inserted] = obj.try_emplace(std::move(k));
+    if (!inserted) {
+      if (!out_.duplicate)
+        out_.duplicate = it->first;
+      if (stack_.size() == 1 && (it->first == "frame" || it->first == "id"))
+        out_.top_level_envelope_duplicate = true;
+    }
+    slot_ = &it->second;
+    return true;
+  }
+
+  bool parse_error(std::size_t, const std::string&,
+                   const nlohmann::detail::exception& e) {
+    error_ = e.what();
+    // Drop nlohmann's "[json.exception.parse_error.101] " prefix.
+    if (auto p = error_.find("] "); p != std::string::npos && error_[0] == '[')
+      error_.erase(0, p + 2);
+    return false;
+  }
+
+  const std::string& error() const { return error_; }
+
+private:
+  // Places a value where the parser is: the root, the end of the open
+  // array, or the slot of the last key.
+  template <class V>
+  json* place(V&& v) {
+    if (stack_.empty()) {
+      out_.doc = json(std::forward<V>(v));
+      return &out_.doc;
+    }
+    json& top = *stack_.back();
+    if (top.is_array()) {
+      auto& arr = top.get_ref<json::array_t&>();
+      arr.emplace_back(std::forward<V>(v));
+      return &arr.back();
+    }
+    *slot_ = json(std::forward<V>(v));
+    return slot_;
+  }
+
+  template <class V>
+  bool put(V&& v) {
+    place(std::forward<V>(v));
+    return true;
+  }
+
+  bool open(json::value_t type) {
+    if (stack_.size() >= max_nesting) {
+      error_ = "recursion limit exceeded";
+      return false;
+    }
+    // Pointers into a parent stay valid: a parent only grows after its
+    // open child has been closed and popped.
+    stack_.push_back(place(type));
+    return true;
+  }
+
+  bool close() {
+    stack_.pop_back();
+    return true;
+  }
+
+  strict_result& out_;
+  std::vector<json*> stack_;
+  json* slot_ = nullptr;
+  std::string error_;
+};
+
 net::expected<strict_result> parse_strict(std::string_view text) {
   strict_result out;
   // nlohmann skips a UTF-8 byte order mark; serde_json does not.
   if (text.starts_with("\xEF\xBB\xBF"))
     return net::unexpected{std::string{"expected value at line 1 column 1"}};
-  std::vector<key_set> objects;
-  int nesting = 0;
-  auto cb = [&](int, json::parse_event_t ev, json& parsed) {
-    switch (ev) {
-    case json::parse_event_t::object_start:
-      objects.emplace_back();
-      [[fallthrough]];
-    case json::parse_event_t::array_start:
-      if (++nesting > max_nesting)
-        throw too_deep{};
-      break;
-    case json::parse_event_t::object_end:
-      objects.pop_back();
-      --nesting;
-      break;
-    case json::parse_event_t::array_end:
-      --nesting;
-      break;
-    case json::parse_event_t::key: {
-      const auto& k = parsed.get_ref<const std::string&>();
-      if (!objects.back().insert(k)) {
-        if (!out.duplicate)
-          out.duplicate = k;
-        if (objects.size() == 1 && (k == "frame" || k == "id"))
-          out.top_level_envelope_duplicate = true;
-      }
-      break;
-    }
-    default:
-      break;
-    }
-    return true;
-  };
-  try {
-    out.doc = json::parse(text.begin(), text.end(), cb);
-  } catch (const json::parse_error& e) {
-    std::string msg = e.what();
-    // Drop nlohmann's "[json.exception.parse_error.101] " prefix.
-    if (auto p = msg.find("] "); p != std::string::npos && msg[0] == '[')
-      msg.erase(0, p + 2);
-    return net::unexpected{std::move(msg)};
-  } catch (const too_deep&) {
-    return net::unexpected{std::string{"recursion limit exceeded"}};
+  strict_builder builder{out};
+  bool ok = json::sax_parse(text.begin(), text.end(), &builder,
+                            json::input_format_t::json, /*strict=*/true);
+  if (!ok) {
+    auto msg = builder.error();
+    return net::unexpected{msg.empty() ? std::string{"invalid JSON"} : msg};
   }
   return out;
 }

@@ -1,15 +1,14 @@
 // Message types -> compact JSON, in serde_json's exact byte layout: tag
 // first, fields in Rust declaration order, `None` omitted (spec §2, §2.6).
 
-#include <nlohmann/json.hpp>
-
 #include "ipc/json_codec.hpp"
+#include "ipc/json_writer.hpp"
 
 namespace overlayd::ipc {
 
 namespace {
 
-using ojson = nlohmann::ordered_json;
+using detail::json_writer;
 
 template <class... Fs>
 struct overloaded : Fs... {
@@ -19,196 +18,198 @@ struct overloaded : Fs... {
 template <class... Fs>
 overloaded(Fs...) -> overloaded<Fs...>;
 
-ojson tagged(std::string_view key, std::string_view value) {
-  ojson o = ojson::object();
-  o[std::string{key}] = value;
-  return o;
+void put_ip(json_writer& w, std::string_view k, const net::ip_address& ip) {
+  w.field(k, ip.to_string());
 }
 
-template <class T, class F>
-void put_opt(ojson& o, const char* key, const std::optional<T>& v, F&& conv) {
+void put_opt(json_writer& w, std::string_view k,
+             const std::optional<std::string>& v) {
   if (v)
-    o[key] = conv(*v);
+    w.field(k, *v);
 }
 
-void put_opt(ojson& o, const char* key, const std::optional<std::string>& v) {
-  if (v)
-    o[key] = *v;
-}
-
-void put_opt(ojson& o, const char* key,
+void put_opt(json_writer& w, std::string_view k,
              const std::optional<net::ip_address>& v) {
   if (v)
-    o[key] = v->to_string();
+    put_ip(w, k, *v);
 }
 
-ojson strings(const std::vector<std::string>& xs) {
-  ojson a = ojson::array();
+void put_strings(json_writer& w, std::string_view k,
+                 const std::vector<std::string>& xs) {
+  w.key(k);
+  w.begin_array();
   for (const auto& x : xs)
-    a.push_back(x);
-  return a;
+    w.value(x);
+  w.end_array();
 }
 
-ojson candidate_json(const nat_candidate_wire& c) {
-  ojson o = ojson::object();
-  o["candidate_type"] = c.candidate_type;
-  o["address"] = c.address;
-  o["priority"] = c.priority;
-  return o;
+void put_candidates(json_writer& w, const std::vector<nat_candidate_wire>& cs) {
+  w.key("candidates");
+  w.begin_array();
+  for (const auto& c : cs) {
+    w.begin_object();
+    w.field("candidate_type", c.candidate_type);
+    w.field("address", c.address);
+    w.field("priority", c.priority);
+    w.end_object();
+  }
+  w.end_array();
 }
 
-ojson candidates_json(const std::vector<nat_candidate_wire>& cs) {
-  ojson a = ojson::array();
-  for (const auto& c : cs)
-    a.push_back(candidate_json(c));
-  return a;
-}
-
-// Writes PeerSpec's fields into `o` (its own object, or the add_peer
+// Writes PeerSpec's fields into the open object (its own, or the add_peer
 // request it is flattened into). Requests omit empty candidates, as the
 // Rust client does; responses always carry them, because the serde
 // attributes of that field are unknown and `[]` parses under any of them
 // (spec §2.6).
-void put_peer_fields(ojson& o, const peer_spec& p, bool always_candidates) {
-  o["public_key"] = p.public_key;
-  o["endpoint"] = p.endpoint;
-  o["allowed_ips"] = p.allowed_ips;
-  o["persistent_keepalive_secs"] = p.persistent_keepalive_secs;
+void put_peer_fields(json_writer& w, const peer_spec& p,
+                     bool always_candidates) {
+  w.field("public_key", p.public_key);
+  w.field("endpoint", p.endpoint);
+  w.field("allowed_ips", p.allowed_ips);
+  w.field("persistent_keepalive_secs", p.persistent_keepalive_secs);
   if (always_candidates || !p.candidates.empty())
-    o["candidates"] = candidates_json(p.candidates);
+    put_candidates(w, p.candidates);
 }
 
-ojson handle_json(const attach_handle& h) {
-  return std::visit(overloaded{
-                      [](const linux_pid_handle& x) {
-                        auto o = tagged("platform", "linux_pid");
-                        o["pid"] = x.pid;
-                        return o;
-                      },
-                      [](const windows_container_handle& x) {
-                        auto o = tagged("platform", "windows_container");
-                        o["container_id"] = x.container_id;
-                        put_opt(o, "ip", x.ip);
-                        return o;
-                      },
-                      [](const guest_managed_handle& x) {
-                        auto o = tagged("platform", "guest_managed");
-                        o["id"] = x.id;
-                        return o;
-                      },
-                      [](const host_shared_handle& x) {
-                        auto o = tagged("platform", "host_shared");
-                        o["id"] = x.id;
-                        return o;
-                      },
-                    },
-                    h);
+void put_handle(json_writer& w, const attach_handle& h) {
+  w.key("handle");
+  w.begin_object();
+  std::visit(overloaded{
+               [&](const linux_pid_handle& x) {
+                 w.field("platform", "linux_pid");
+                 w.field("pid", x.pid);
+               },
+               [&](const windows_container_handle& x) {
+                 w.field("platform", "windows_container");
+                 w.field("container_id", x.container_id);
+                 put_opt(w, "ip", x.ip);
+               },
+               [&](const guest_managed_handle& x) {
+                 w.field("platform", "guest_managed");
+                 w.field("id", x.id);
+               },
+               [&](const host_shared_handle& x) {
+                 w.field("platform", "host_shared");
+                 w.field("id", x.id);
+               },
+             },
+             h);
+  w.end_object();
 }
 
-ojson scope_json(const peer_scope& s) {
-  if (s.is_global())
-    return tagged("scope", "global");
-  auto o = tagged("scope", "service");
-  o["service"] = *s.service;
-  return o;
-}
-
-ojson nat_config_json(const nat_config_spec& n) {
-  ojson o = ojson::object();
-  o["enabled"] = n.enabled;
-  o["stun_servers"] = strings(n.stun_servers);
-  ojson turns = ojson::array();
-  for (const auto& t : n.turn_servers) {
-    ojson x = ojson::object();
-    x["addr"] = t.addr;
-    x["username"] = t.username;
-    x["credential"] = t.credential;
-    turns.push_back(std::move(x));
+void put_scope(json_writer& w, const peer_scope& s) {
+  w.key("scope");
+  w.begin_object();
+  if (s.is_global()) {
+    w.field("scope", "global");
+  } else {
+    w.field("scope", "service");
+    w.field("service", *s.service);
   }
-  o["turn_servers"] = std::move(turns);
-  o["hole_punch_timeout_secs"] = n.hole_punch_timeout_secs;
-  o["stun_refresh_interval_secs"] = n.stun_refresh_interval_secs;
-  o["max_candidate_pairs"] = n.max_candidate_pairs;
+  w.end_object();
+}
+
+void put_nat_config(json_writer& w, const nat_config_spec& n) {
+  w.key("nat");
+  w.begin_object();
+  w.field("enabled", n.enabled);
+  put_strings(w, "stun_servers", n.stun_servers);
+  w.key("turn_servers");
+  w.begin_array();
+  for (const auto& t : n.turn_servers) {
+    w.begin_object();
+    w.field("addr", t.addr);
+    w.field("username", t.username);
+    w.field("credential", t.credential);
+    w.end_object();
+  }
+  w.end_array();
+  w.field("hole_punch_timeout_secs", n.hole_punch_timeout_secs);
+  w.field("stun_refresh_interval_secs", n.stun_refresh_interval_secs);
+  w.field("max_candidate_pairs", n.max_candidate_pairs);
   if (n.relay_server) {
     const auto& r = *n.relay_server;
-    ojson x = ojson::object();
-    x["listen_port"] = r.listen_port;
-    x["external_addr"] = r.external_addr;
-    x["max_sessions"] = r.max_sessions;
-    put_opt(x, "auth_credential", r.auth_credential);
-    o["relay_server"] = std::move(x);
+    w.key("relay_server");
+    w.begin_object();
+    w.field("listen_port", r.listen_port);
+    w.field("external_addr", r.external_addr);
+    w.field("max_sessions", r.max_sessions);
+    put_opt(w, "auth_credential", r.auth_credential);
+    w.end_object();
   }
-  return o;
+  w.end_object();
 }
 
-ojson request_json(const request& r) {
-  auto o = tagged("op", op_name(r));
+// The request's fields into the open object, tag first.
+void put_request(json_writer& w, const request& r) {
+  w.field("op", op_name(r));
   std::visit(
     overloaded{
-      [&](const req::set_local_node_id& x) { o["node_id"] = x.node_id; },
-      [&](const req::set_local_wg_pubkey& x) { o["pubkey"] = x.pubkey; },
+      [&](const req::set_local_node_id& x) { w.field("node_id", x.node_id); },
+      [&](const req::set_local_wg_pubkey& x) { w.field("pubkey", x.pubkey); },
       [&](const req::setup_global_overlay& x) {
-        o["deployment"] = x.deployment;
-        o["instance_id"] = x.instance_id;
-        o["cluster_cidr"] = x.cluster_cidr;
-        put_opt(o, "slice_cidr", x.slice_cidr);
-        o["wg_port"] = x.wg_port;
-        put_opt(o, "nat", x.nat, nat_config_json);
-        o["host_adapter_mandatory"] = x.host_adapter_mandatory;
+        w.field("deployment", x.deployment);
+        w.field("instance_id", x.instance_id);
+        w.field("cluster_cidr", x.cluster_cidr);
+        put_opt(w, "slice_cidr", x.slice_cidr);
+        w.field("wg_port", x.wg_port);
+        if (x.nat)
+          put_nat_config(w, *x.nat);
+        w.field("host_adapter_mandatory", x.host_adapter_mandatory);
       },
       [&](const req::setup_service_overlay& x) {
-        o["service"] = x.service;
-        o["mode"] = to_string(x.mode);
+        w.field("service", x.service);
+        w.field("mode", to_string(x.mode));
       },
-      [&](const req::teardown_service_overlay& x) { o["service"] = x.service; },
+      [&](const req::teardown_service_overlay& x) {
+        w.field("service", x.service);
+      },
       [&](const req::allocate_ip& x) {
-        o["service"] = x.service;
-        o["join_global"] = x.join_global;
+        w.field("service", x.service);
+        w.field("join_global", x.join_global);
       },
-      [&](const req::release_ip& x) { o["ip"] = x.ip.to_string(); },
+      [&](const req::release_ip& x) { put_ip(w, "ip", x.ip); },
       [&](const req::attach_container& x) {
-        o["handle"] = handle_json(x.handle);
-        o["service"] = x.service;
-        o["join_global"] = x.join_global;
-        put_opt(o, "dns_server", x.dns_server);
-        put_opt(o, "dns_domain", x.dns_domain);
-        o["ephemeral"] = x.ephemeral;
-        put_opt(o, "isolation_network", x.isolation_network);
+        put_handle(w, x.handle);
+        w.field("service", x.service);
+        w.field("join_global", x.join_global);
+        put_opt(w, "dns_server", x.dns_server);
+        put_opt(w, "dns_domain", x.dns_domain);
+        w.field("ephemeral", x.ephemeral);
+        put_opt(w, "isolation_network", x.isolation_network);
       },
-      [&](const req::detach_container& x) {
-        o["handle"] = handle_json(x.handle);
-      },
+      [&](const req::detach_container& x) { put_handle(w, x.handle); },
       [&](const req::add_peer& x) {
-        put_peer_fields(o, x.peer, false);
-        o["scope"] = scope_json(x.scope);
+        put_peer_fields(w, x.peer, false);
+        put_scope(w, x.scope);
       },
       [&](const req::remove_peer& x) {
-        o["pubkey"] = x.pubkey;
-        o["scope"] = scope_json(x.scope);
+        w.field("pubkey", x.pubkey);
+        put_scope(w, x.scope);
       },
       [&](const req::add_allowed_ip& x) {
-        o["pubkey"] = x.pubkey;
-        o["cidr"] = x.cidr;
-        o["scope"] = scope_json(x.scope);
+        w.field("pubkey", x.pubkey);
+        w.field("cidr", x.cidr);
+        put_scope(w, x.scope);
       },
       [&](const req::remove_allowed_ip& x) {
-        o["pubkey"] = x.pubkey;
-        o["cidr"] = x.cidr;
-        o["scope"] = scope_json(x.scope);
+        w.field("pubkey", x.pubkey);
+        w.field("cidr", x.cidr);
+        put_scope(w, x.scope);
       },
       [&](const req::register_dns& x) {
-        o["name"] = x.name;
-        o["ip"] = x.ip.to_string();
+        w.field("name", x.name);
+        put_ip(w, "ip", x.ip);
       },
-      [&](const req::unregister_dns& x) { o["name"] = x.name; },
+      [&](const req::unregister_dns& x) { w.field("name", x.name); },
       [&](const req::write_scoped_resolver& x) {
-        o["zone"] = x.zone;
-        o["node_ip"] = x.node_ip.to_string();
-        o["port"] = x.port;
+        w.field("zone", x.zone);
+        put_ip(w, "node_ip", x.node_ip);
+        w.field("port", x.port);
       },
-      [&](const req::remove_scoped_resolver& x) { o["zone"] = x.zone; },
+      [&](const req::remove_scoped_resolver& x) { w.field("zone", x.zone); },
       [&](const req::prune_orphan_bridges& x) {
-        o["live_bridge_names"] = strings(x.live_bridge_names);
+        put_strings(w, "live_bridge_names", x.live_bridge_names);
       },
       // Unit variants: the tag alone.
       [](const req::teardown_global_overlay&) {},
@@ -218,154 +219,167 @@ ojson request_json(const request& r) {
       [](const req::shutdown&) {},
     },
     r);
-  return o;
 }
 
-ojson response_json(const response& r) {
-  auto o = tagged("result", result_name(r));
-  std::visit(
-    overloaded{
-      [](const resp::ok&) {},
-      [&](const resp::allocated_ip& x) { o["ip"] = x.ip.to_string(); },
-      [&](const resp::attached& x) {
-        o["ip"] = x.ip.to_string();
-        put_opt(o, "namespace_guid", x.namespace_guid);
-      },
-      [&](const resp::guest_config& x) {
-        o["overlay_ip"] = x.overlay_ip.to_string();
-        o["prefix_len"] = x.prefix_len;
-        o["private_key"] = x.private_key;
-        o["public_key"] = x.public_key;
-        o["listen_port"] = x.listen_port;
-        ojson peers = ojson::array();
-        for (const auto& p : x.peers) {
-          ojson po = ojson::object();
-          put_peer_fields(po, p, true);
-          peers.push_back(std::move(po));
-        }
-        o["peers"] = std::move(peers);
-        put_opt(o, "dns_server", x.dns_server);
-        put_opt(o, "dns_domain", x.dns_domain);
-      },
-      [&](const resp::bridge_name& x) { o["name"] = x.name; },
-      [&](const resp::status& x) {
-        put_opt(o, "interface", x.interface);
-        put_opt(o, "node_ip", x.node_ip);
-        put_opt(o, "public_key", x.public_key);
-        put_opt(o, "overlay_cidr", x.overlay_cidr);
-        put_opt(o, "slice_cidr", x.slice_cidr);
-        o["peer_count"] = x.peer_count;
-        o["service_count"] = x.service_count;
-        if (!x.peers.empty()) {
-          ojson peers = ojson::array();
-          for (const auto& p : x.peers) {
-            ojson po = ojson::object();
-            po["public_key"] = p.public_key;
-            po["endpoint"] = p.endpoint;
-            po["allowed_ips"] = p.allowed_ips;
-            po["last_handshake_unix_secs"] = p.last_handshake_unix_secs;
-            peers.push_back(std::move(po));
-          }
-          o["peers"] = std::move(peers);
-        }
-        if (!x.dedicated_services.empty()) {
-          ojson ds = ojson::array();
-          for (const auto& d : x.dedicated_services) {
-            ojson dobj = ojson::object();
-            dobj["service"] = d.service;
-            dobj["interface"] = d.interface;
-            dobj["public_key"] = d.public_key;
-            dobj["listen_port"] = d.listen_port;
-            dobj["overlay_ip"] = d.overlay_ip.to_string();
-            dobj["subnet"] = d.subnet;
-            dobj["peer_count"] = d.peer_count;
-            ds.push_back(std::move(dobj));
-          }
-          o["dedicated_services"] = std::move(ds);
-        }
-      },
-      [&](const resp::service_overlay& x) {
-        o["name"] = x.name;
-        o["mode"] = to_string(x.mode);
-        put_opt(o, "wg_public_key", x.wg_public_key);
-        put_opt(o, "wg_port", x.wg_port, [](std::uint16_t p) { return p; });
-        put_opt(o, "overlay_ip", x.overlay_ip);
-        put_opt(o, "subnet", x.subnet);
-      },
-      [&](const resp::pruned_bridges& x) {
-        o["reclaimed"] = strings(x.reclaimed);
-      },
-      [&](const resp::nat_status& x) {
-        o["candidates"] = candidates_json(x.candidates);
-        ojson peers = ojson::array();
-        for (const auto& p : x.peers) {
-          ojson po = ojson::object();
-          po["node_id"] = p.node_id;
-          po["connection_type"] = p.connection_type;
-          put_opt(po, "remote_endpoint", p.remote_endpoint);
-          peers.push_back(std::move(po));
-        }
-        o["peers"] = std::move(peers);
-        o["last_refresh"] = x.last_refresh;
-      },
-      [&](const resp::err& x) { o["message"] = x.message; },
-    },
-    r);
-  return o;
+void put_status(json_writer& w, const status_snapshot& x) {
+  put_opt(w, "interface", x.interface);
+  put_opt(w, "node_ip", x.node_ip);
+  put_opt(w, "public_key", x.public_key);
+  put_opt(w, "overlay_cidr", x.overlay_cidr);
+  put_opt(w, "slice_cidr", x.slice_cidr);
+  w.field("peer_count", x.peer_count);
+  w.field("service_count", x.service_count);
+  if (!x.peers.empty()) {
+    w.key("peers");
+    w.begin_array();
+    for (const auto& p : x.peers) {
+      w.begin_object();
+      w.field("public_key", p.public_key);
+      w.field("endpoint", p.endpoint);
+      w.field("allowed_ips", p.allowed_ips);
+      w.field("last_handshake_unix_secs", p.last_handshake_unix_secs);
+      w.end_object();
+    }
+    w.end_array();
+  }
+  if (!x.dedicated_services.empty()) {
+    w.key("dedicated_services");
+    w.begin_array();
+    for (const auto& d : x.dedicated_services) {
+      w.begin_object();
+      w.field("service", d.service);
+      w.field("interface", d.interface);
+      w.field("public_key", d.public_key);
+      w.field("listen_port", d.listen_port);
+      put_ip(w, "overlay_ip", d.overlay_ip);
+      w.field("subnet", d.subnet);
+      w.field("peer_count", d.peer_count);
+      w.end_object();
+    }
+    w.end_array();
+  }
 }
 
-// Event fields, written after whatever `o` already holds (the frame tag).
-void put_event(ojson& o, const event& e) {
+// The response's fields into the open object, tag first.
+void put_response(json_writer& w, const response& r) {
+  w.field("result", result_name(r));
+  std::visit(overloaded{
+               [](const resp::ok&) {},
+               [&](const resp::allocated_ip& x) { put_ip(w, "ip", x.ip); },
+               [&](const resp::attached& x) {
+                 put_ip(w, "ip", x.ip);
+                 put_opt(w, "namespace_guid", x.namespace_guid);
+               },
+               [&](const resp::guest_config& x) {
+                 put_ip(w, "overlay_ip", x.overlay_ip);
+                 w.field("prefix_len", x.prefix_len);
+                 w.field("private_key", x.private_key);
+                 w.field("public_key", x.public_key);
+                 w.field("listen_port", x.listen_port);
+                 w.key("peers");
+                 w.begin_array();
+                 for (const auto& p : x.peers) {
+                   w.begin_object();
+                   put_peer_fields(w, p, true);
+                   w.end_object();
+                 }
+                 w.end_array();
+                 put_opt(w, "dns_server", x.dns_server);
+                 put_opt(w, "dns_domain", x.dns_domain);
+               },
+               [&](const resp::bridge_name& x) { w.field("name", x.name); },
+               [&](const resp::status& x) { put_status(w, x); },
+               [&](const resp::service_overlay& x) {
+                 w.field("name", x.name);
+                 w.field("mode", to_string(x.mode));
+                 put_opt(w, "wg_public_key", x.wg_public_key);
+                 if (x.wg_port)
+                   w.field("wg_port", *x.wg_port);
+                 put_opt(w, "overlay_ip", x.overlay_ip);
+                 put_opt(w, "subnet", x.subnet);
+               },
+               [&](const resp::pruned_bridges& x) {
+                 put_strings(w, "reclaimed", x.reclaimed);
+               },
+               [&](const resp::nat_status& x) {
+                 put_candidates(w, x.candidates);
+                 w.key("peers");
+                 w.begin_array();
+                 for (const auto& p : x.peers) {
+                   w.begin_object();
+                   w.field("node_id", p.node_id);
+                   w.field("connection_type", p.connection_type);
+                   put_opt(w, "remote_endpoint", p.remote_endpoint);
+                   w.end_object();
+                 }
+                 w.end_array();
+                 w.field("last_refresh", x.last_refresh);
+               },
+               [&](const resp::err& x) { w.field("message", x.message); },
+             },
+             r);
+}
+
+// The event's fields (tag first) into the open object.
+void put_event(json_writer& w, const event& e) {
   std::visit(overloaded{
                [&](const evt::peer_health_changed& x) {
-                 o["event"] = "peer_health_changed";
-                 o["pubkey"] = x.pubkey;
-                 o["healthy"] = x.healthy;
+                 w.field("event", "peer_health_changed");
+                 w.field("pubkey", x.pubkey);
+                 w.field("healthy", x.healthy);
                },
                [&](const evt::nat_endpoint_changed& x) {
-                 o["event"] = "nat_endpoint_changed";
-                 o["pubkey"] = x.pubkey;
-                 o["endpoint"] = x.endpoint;
+                 w.field("event", "nat_endpoint_changed");
+                 w.field("pubkey", x.pubkey);
+                 w.field("endpoint", x.endpoint);
                },
              },
              e);
 }
 
-// serde_json never escapes non-ASCII and never fails on valid UTF-8; the
-// `replace` handler keeps a bad byte sequence from throwing (the Rust side
-// could not have produced one: its strings are always valid UTF-8).
-std::string dump(const ojson& o) {
-  return o.dump(-1, ' ', false, ojson::error_handler_t::replace);
+template <class F>
+std::string object(F&& fill) {
+  json_writer w;
+  w.begin_object();
+  fill(w);
+  w.end_object();
+  return w.take();
 }
 
 } // namespace
 
 std::string encode_request(const request& r) {
-  return dump(request_json(r));
+  return object([&](json_writer& w) { put_request(w, r); });
 }
 
 std::string encode_response(const response& r) {
-  return dump(response_json(r));
+  return object([&](json_writer& w) { put_response(w, r); });
 }
 
 std::string encode_event(const event& e) {
-  ojson o = ojson::object();
-  put_event(o, e);
-  return dump(o);
+  return object([&](json_writer& w) { put_event(w, e); });
 }
 
 std::string encode_request_frame(std::uint64_t id, const request& r) {
-  auto o = tagged("frame", "request");
-  o["id"] = id;
-  o["request"] = request_json(r);
-  return dump(o);
+  return object([&](json_writer& w) {
+    w.field("frame", "request");
+    w.field("id", id);
+    w.key("request");
+    w.begin_object();
+    put_request(w, r);
+    w.end_object();
+  });
 }
 
 std::string encode_response_frame(std::uint64_t id, const response& r) {
-  auto o = tagged("frame", "response");
-  o["id"] = id;
-  o["response"] = response_json(r);
-  return dump(o);
+  return object([&](json_writer& w) {
+    w.field("frame", "response");
+    w.field("id", id);
+    w.key("response");
+    w.begin_object();
+    put_response(w, r);
+    w.end_object();
+  });
 }
 
 std::string encode_error_frame(std::uint64_t id, std::string_view message) {
@@ -381,9 +395,10 @@ std::string encode_frame(const frame& f) {
                         return encode_response_frame(x.id, x.response);
                       },
                       [](const event_frame& x) {
-                        auto o = tagged("frame", "event");
-                        put_event(o, x.event);
-                        return dump(o);
+                        return object([&](json_writer& w) {
+                          w.field("frame", "event");
+                          put_event(w, x.event);
+                        });
                       },
                     },
                     f);

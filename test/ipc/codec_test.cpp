@@ -388,12 +388,14 @@ TEST_CASE("malformed bodies: no JSON, trailing bytes, bad UTF-8, depth") {
     CHECK_FALSE(e.message.empty());
     CHECK_FALSE(e.request_id);
   }
-  std::string deep(200, '[');
-  deep += std::string(200, ']');
-  CHECK(must_fail(deep).message == "recursion limit exceeded");
-  std::string ok_depth(100, '[');
-  ok_depth += std::string(100, ']');
-  CHECK(must_fail(ok_depth).message != "recursion limit exceeded");
+  // serde_json allows 127 levels of nesting, not 128.
+  auto nested
+    = [](std::size_t n) { return std::string(n, '[') + std::string(n, ']'); };
+  CHECK(must_fail(nested(128)).message == "recursion limit exceeded");
+  CHECK(must_fail(nested(100000)).message == "recursion limit exceeded");
+  CHECK(must_fail(nested(127)).message != "recursion limit exceeded");
+  CHECK(parse_json_strict(nested(127)));
+  CHECK_FALSE(parse_json_strict(nested(128)));
 }
 
 TEST_CASE("u64 ids up to u64::MAX, never through a double") {
@@ -461,6 +463,32 @@ TEST_CASE("error frames and string escaping match serde_json") {
   auto back = decode_response(encode_response(resp::err{msg}));
   REQUIRE(back);
   CHECK(std::get<resp::err>(*back).message == msg);
+
+  // 4-byte UTF-8 passes; bytes that are not UTF-8 (which a Rust String
+  // cannot hold) become U+FFFD instead of invalid JSON.
+  CHECK(encode_response(resp::err{"\xf0\x9f\x98\x80"})
+        == "{\"result\":\"err\",\"message\":\"\xf0\x9f\x98\x80\"}");
+  for (std::string bad :
+       {"\xff", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82"}) {
+    auto text = encode_response(resp::err{"a" + bad + "b"});
+    CAPTURE(text);
+    CHECK(text.find("\xef\xbf\xbd") != std::string::npos);
+    CHECK(decode_response(text));
+  }
+}
+
+TEST_CASE("integers print exactly, including extremes") {
+  resp::status st;
+  st.peer_count = UINT32_MAX;
+  st.peers.push_back(peer_status{"k", "", "", INT64_MIN});
+  st.peers.push_back(peer_status{"k", "", "", INT64_MAX});
+  auto text = encode_response(st);
+  CHECK(
+    text
+    == R"({"result":"status","peer_count":4294967295,"service_count":0,"peers":[{"public_key":"k","endpoint":"","allowed_ips":"","last_handshake_unix_secs":-9223372036854775808},{"public_key":"k","endpoint":"","allowed_ips":"","last_handshake_unix_secs":9223372036854775807}]})");
+  auto back = decode_response(text);
+  REQUIRE(back);
+  CHECK(std::get<resp::status>(*back) == st);
 }
 
 TEST_CASE("single-message helpers") {
