@@ -231,10 +231,11 @@ public:
   /// naming the pid or path.
   virtual result<std::shared_ptr<netns_handle>>
   pin_netns(const netns_spec& spec) = 0;
-  /// Moves `link` into `target` and renames it `new_name` there, in one
-  /// request. The link arrives down. `not_found` if `link` is missing,
-  /// `already_exists` if `new_name` is taken in the target, `namespace_gone`
-  /// if the target's origin disappeared.
+  /// Moves `link` into `target` and renames it `new_name` there (one
+  /// RTM_SETLINK), so that no other name ever appears in the target. The
+  /// link arrives down. `not_found` if `link` is missing, `already_exists`
+  /// if `new_name` is taken in the target (the link then stays where it
+  /// was), `namespace_gone` if the target's origin disappeared.
   virtual status move_link_to_netns(std::string_view link,
                                     const netns_handle& target,
                                     std::string_view new_name)

@@ -59,7 +59,8 @@ result<std::unique_ptr<socket>> socket::open(std::string_view op,
 
 socket::socket(mnl_socket* sock)
   : sock_(sock), port_id_(0),
-    next_seq_(static_cast<std::uint32_t>(std::time(nullptr))) {
+    next_seq_(static_cast<std::uint32_t>(std::time(nullptr))),
+    rx_(receive_bytes) {
   // nop
 }
 
@@ -81,9 +82,8 @@ status socket::exchange(message& msg, bool is_dump, std::string_view op,
   if (mnl_socket_sendto(sock_, msg.data(), msg.size()) < 0)
     return sys_error("send");
 
-  std::vector<char> buf(receive_bytes);
   for (;;) {
-    ssize_t n = mnl_socket_recvfrom(sock_, buf.data(), buf.size());
+    ssize_t n = mnl_socket_recvfrom(sock_, rx_.data(), rx_.size());
     if (n < 0) {
       if (errno == EINTR)
         continue;
@@ -96,7 +96,7 @@ status socket::exchange(message& msg, bool is_dump, std::string_view op,
       return sys_error(errno == EAGAIN ? "receive timed out" : "receive");
     }
     int remaining = static_cast<int>(n);
-    auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data());
+    auto* nlh = reinterpret_cast<const nlmsghdr*>(rx_.data());
     while (mnl_nlmsg_ok(nlh, remaining)) {
       // Replies to an older request (e.g. after a receive timeout) are not
       // ours; skip them rather than misread them.

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 struct mnl_socket;
 
@@ -55,6 +56,7 @@ private:
   mnl_socket* sock_;
   std::uint32_t port_id_;
   std::uint32_t next_seq_;
+  std::vector<char> rx_; // reused receive buffer
 };
 
 } // namespace overlayd::drivers::nl
