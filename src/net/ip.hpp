@@ -8,6 +8,7 @@
 #include <array>
 #include <compare>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -193,3 +194,33 @@ private:
 };
 
 } // namespace overlayd::net
+
+// Hashing, so the types can key unordered containers.
+
+template <>
+struct std::hash<overlayd::net::ip_address> {
+  std::size_t operator()(const overlayd::net::ip_address& ip) const noexcept {
+    // FNV-1a over family and bytes: cheap and good enough for table keys.
+    std::uint64_t h = 0xcbf29ce484222325ull ^ static_cast<unsigned>(ip.fam());
+    for (auto b : ip.bytes())
+      h = (h ^ b) * 0x100000001b3ull;
+    return static_cast<std::size_t>(h);
+  }
+};
+
+template <>
+struct std::hash<overlayd::net::cidr> {
+  std::size_t operator()(const overlayd::net::cidr& c) const noexcept {
+    return std::hash<overlayd::net::ip_address>{}(c.address()) * 31
+           + c.prefix();
+  }
+};
+
+template <>
+struct std::hash<overlayd::net::socket_address> {
+  std::size_t
+  operator()(const overlayd::net::socket_address& a) const noexcept {
+    return (std::hash<overlayd::net::ip_address>{}(a.ip()) * 31 + a.port()) * 31
+           + a.scope_id();
+  }
+};

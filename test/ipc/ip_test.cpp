@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <unordered_set>
+
 #include "net/ip.hpp"
 
 using overlayd::net::cidr;
@@ -193,4 +195,17 @@ TEST_CASE("socket_address converts to and from kernel sockaddrs") {
     REQUIRE(back);
     CHECK(*back == *a);
   }
+}
+
+TEST_CASE("addresses key unordered containers") {
+  std::unordered_set<ip_address> ips{*ip_address::parse("10.0.0.1"),
+                                     *ip_address::parse("::ffff:10.0.0.1")};
+  CHECK(ips.size() == 2); // a v4 and its mapped v6 form are different keys
+  CHECK(ips.contains(ip_address::v4(10, 0, 0, 1)));
+  std::unordered_set<cidr> nets{*cidr::parse("10.0.0.0/8"),
+                                *cidr::parse("10.0.0.0/16")};
+  CHECK(nets.size() == 2);
+  std::unordered_set<socket_address> eps{*socket_address::parse("1.2.3.4:5")};
+  CHECK(eps.contains(*socket_address::parse("1.2.3.4:5")));
+  CHECK_FALSE(eps.contains(*socket_address::parse("1.2.3.4:6")));
 }
