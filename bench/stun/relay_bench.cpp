@@ -189,7 +189,7 @@ result_row blast(const std::string& name, const udp_socket& tx,
 
 // ---- ours -----------------------------------------------------------------
 
-result_row bench_ours(std::size_t size, double secs) {
+result_row bench_ours(std::size_t size, double secs, bool to_peer) {
   const std::string secret = "bench";
   auto key = rp::derive_auth_key(secret);
   relay_server_options o;
@@ -225,14 +225,16 @@ result_row bench_ours(std::size_t size, double secs) {
                     s);
     recv_one(c);
   };
-  permit(a, ra, rb.relay_addr);
+  udp_socket p = open_client();
+  udp_endpoint target = to_peer ? *p.local_endpoint() : rb.relay_addr;
+  permit(a, ra, target);
   permit(b, rb, ra.relay_addr);
-  // Pin the relay's loop: it is the only thread the server runs.
   std::this_thread::sleep_for(50ms);
   std::vector<std::uint8_t> payload(size, 0x5a);
-  auto frame = rp::build_data(rb.relay_addr, payload);
-  auto r
-    = blast("overlayd relay", a, s, frame, b, size, secs, relay_thread_stat());
+  auto frame = rp::build_data(target, payload);
+  auto r = blast(to_peer ? "overlayd  client->relay->peer"
+                         : "overlayd  client->relay->client",
+                 a, s, frame, to_peer ? p : b, size, secs, relay_thread_stat());
   server.stop();
   return r;
 }
@@ -313,7 +315,8 @@ int spawn(const std::vector<std::string>& argv, const std::string& log) {
   return pid;
 }
 
-std::optional<result_row> bench_coturn(std::size_t size, double secs) {
+std::optional<result_row> bench_coturn(std::size_t size, double secs,
+                                       bool to_peer) {
   auto dir = std::filesystem::temp_directory_path()
              / ("ost-bench-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
@@ -387,7 +390,9 @@ std::optional<result_row> bench_coturn(std::size_t size, double secs) {
     std::fprintf(stderr, "\n");
     return false;
   };
-  if (!bind(a, *rb) || !bind(b, *ra)) {
+  udp_socket p = open_client();
+  udp_endpoint target = to_peer ? *p.local_endpoint() : *rb;
+  if (!bind(a, target) || !bind(b, *ra)) {
     std::fprintf(stderr, "coturn: ChannelBind failed\n");
     return std::nullopt;
   }
@@ -395,7 +400,9 @@ std::optional<result_row> bench_coturn(std::size_t size, double secs) {
     = {0x40, 0x00, static_cast<std::uint8_t>(size >> 8),
        static_cast<std::uint8_t>(size)};
   frame.resize(4 + size, 0x5a);
-  return blast("coturn 4.6.1 (--relay-threads=1)", a, s, frame, b, size, secs,
+  return blast(to_peer ? "coturn    client->relay->peer"
+                       : "coturn    client->relay->client",
+               a, s, frame, to_peer ? p : b, size, secs,
                "/proc/" + std::to_string(pid) + "/stat");
 }
 
@@ -433,12 +440,18 @@ int main(int argc, char** argv) {
   // then move the load threads to CPU 1 inside blast().
   pin_to(0);
   std::vector<result_row> rows;
-  rows.push_back(bench_ours(size, secs));
-  if (coturn) {
-    if (auto r = bench_coturn(size, secs))
+  // client->relay->peer: one relayed hop (a TURN client and a plain
+  // peer). client->relay->client: both ends hold allocations on the same
+  // relay, as two relayed overlay nodes do; coturn hairpins through the
+  // kernel, ours delivers locally.
+  for (bool to_peer : {true, false}) {
+    rows.push_back(bench_ours(size, secs, to_peer));
+    if (!coturn)
+      continue;
+    if (auto r = bench_coturn(size, secs, to_peer))
       rows.push_back(*r);
     else
-      std::fprintf(stderr, "coturn run failed (see its log)\n");
+      std::fprintf(stderr, "coturn run failed\n");
   }
   std::printf(
     "relay forwarding, %zu-byte payloads, %.1f s, relay on 1 core%s\n", size,

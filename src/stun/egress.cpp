@@ -96,4 +96,15 @@ udp_connect_local_ip(ip_address::family_t family,
   return local->ip;
 }
 
+std::optional<physical_egress>
+resolve_physical_egress(const std::optional<network_snapshot>& net) {
+  if (net)
+    if (auto e = detect_physical_egress(*net))
+      return e;
+  for (auto fam : {ip_address::family_t::v4, ip_address::family_t::v6})
+    if (auto ip = udp_connect_local_ip(fam))
+      return physical_egress{"", *ip};
+  return std::nullopt;
+}
+
 } // namespace overlayd::stun

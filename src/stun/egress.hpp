@@ -59,4 +59,10 @@ std::optional<ip_address>
 udp_connect_local_ip(ip_address::family_t family,
                      const std::optional<std::string>& iface = {});
 
+// §2.2 step 1 in full: the route-based choice when the host drivers could
+// read a snapshot, else the UDP-connect trick (IPv4, then IPv6) with no
+// interface name. nullopt only on a host with no usable address at all.
+std::optional<physical_egress>
+resolve_physical_egress(const std::optional<network_snapshot>& net);
+
 } // namespace overlayd::stun

@@ -28,8 +28,13 @@ relay_client::create(relay_client_options options) {
       turn_error("Invalid relay server address: " + options.server.address));
   if (sodium_init() < 0)
     return r::failure(turn_error("libsodium failed to initialise"));
-  return std::unique_ptr<relay_client>(
+  std::unique_ptr<relay_client> c(
     new relay_client(std::move(options), *server));
+  // The socket exists for the client's whole life: the relay knows us by
+  // its address, and send_data/receive never race with its creation.
+  if (auto s = c->open_socket(); !s)
+    return r::failure(s.error);
+  return c;
 }
 
 relay_client::relay_client(relay_client_options options, udp_endpoint server)
@@ -52,9 +57,7 @@ void relay_client::log(const std::string& m) const {
     options_.log(m);
 }
 
-status relay_client::ensure_socket() {
-  if (sock_.valid())
-    return status::success();
+status relay_client::open_socket() {
   auto s = udp_socket::bind(server_.native_family(),
                             {ip_address::any(server_.ip.family), 0});
   if (!s)
@@ -103,8 +106,6 @@ result<udp_endpoint> relay_client::allocate() {
     return r::failure(turn_error("already allocated"));
   if (options_.server.username.size() > 255)
     return r::failure(turn_error("Username too long"));
-  if (auto s = ensure_socket(); !s)
-    return r::failure(s.error);
   rp::msg_type type{};
   std::vector<std::uint8_t> payload;
   auto s = request(rp::msg_type::allocate_req,
@@ -171,7 +172,7 @@ void relay_client::deallocate() {
       id = alloc_->id;
     alloc_.reset();
   }
-  if (!id || !sock_.valid())
+  if (!id)
     return;
   auto msg = rp::build_control(rp::msg_type::deallocate,
                                std::span<const std::uint8_t>(*id), key_);
@@ -180,8 +181,6 @@ void relay_client::deallocate() {
 
 status relay_client::send_data(const udp_endpoint& peer,
                                std::span<const std::uint8_t> raw) const {
-  if (!sock_.valid())
-    return status::failure(turn_error("No active allocation"));
   auto msg = rp::build_data(peer, raw);
   if (msg.empty())
     return status::failure(turn_error("DATA payload too large"));
@@ -202,8 +201,6 @@ std::optional<udp_endpoint> relay_client::relay_address() const {
 }
 
 std::optional<udp_endpoint> relay_client::local_address() const {
-  if (!sock_.valid())
-    return std::nullopt;
   auto l = sock_.local_endpoint();
   if (!l)
     return std::nullopt;

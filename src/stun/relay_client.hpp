@@ -76,7 +76,7 @@ private:
   };
 
   relay_client(relay_client_options options, udp_endpoint server);
-  status ensure_socket();
+  status open_socket();
   // Sends a control message and waits for one of `accept` (payload copied
   // into `reply_payload`, its type into `reply_type`).
   status request(relay::msg_type type, std::span<const std::uint8_t> payload,

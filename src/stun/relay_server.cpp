@@ -92,6 +92,9 @@ struct relay_server::loop {
   std::map<rp::allocation_id, std::unique_ptr<allocation>> by_id;
   std::unordered_map<udp_endpoint, allocation*, udp_endpoint_hash> by_client;
   std::unordered_map<std::uint64_t, allocation*> by_token;
+  // Relay port -> allocation, for DATA addressed to one of our own relay
+  // addresses (two clients of this relay talking to each other).
+  std::unordered_map<std::uint16_t, allocation*> by_port;
   std::uint64_t next_token = 2;
   clock::time_point next_reap;
 
@@ -195,6 +198,7 @@ struct relay_server::loop {
   void remove(allocation* a) {
     ::epoll_ctl(ep.fd, EPOLL_CTL_DEL, a->sock.fd(), nullptr);
     by_token.erase(a->token);
+    by_port.erase(a->relay_addr.port);
     auto c = by_client.find(a->client);
     if (c != by_client.end() && c->second == a)
       by_client.erase(c);
@@ -269,6 +273,7 @@ struct relay_server::loop {
         + " at " + from.to_string());
     by_client[from] = a.get();
     by_token[a->token] = a.get();
+    by_port[a->relay_addr.port] = a.get();
     by_id[a->id] = std::move(a);
     sessions = by_id.size();
     reply(rp::msg_type::allocate_resp, payload, from);
@@ -342,6 +347,13 @@ struct relay_server::loop {
       }
       bump(stats.to_peer_packets);
       bump(stats.to_peer_bytes, m->raw.size());
+      if (m->peer.ip.unmapped() == external.ip.unmapped()) {
+        auto t = by_port.find(m->peer.port);
+        if (t != by_port.end()) {
+          deliver_local(*a, *t->second, m->raw);
+          return;
+        }
+      }
       queue(a->sock.fd(), m->peer, a->sock.family(), nullptr, 0, m->raw);
       return;
     }
@@ -366,6 +378,27 @@ struct relay_server::loop {
     default:
       break; // responses and unknown types are ignored
     }
+  }
+
+  // DATA from `src`'s client to `dst`'s relay address, delivered without
+  // the hairpin through the network: exactly what `dst`'s relay socket
+  // would have received from `src`'s, and it also works where the external
+  // address is not local (1:1 NAT), which the hairpin does not (§5.5).
+  void deliver_local(const allocation& src, allocation& dst,
+                     std::span<const std::uint8_t> raw) {
+    if (!dst.permits(src.relay_addr.ip.unmapped())) {
+      bump(stats.dropped);
+      return;
+    }
+    std::uint8_t hdr[24];
+    std::size_t h = rp::write_data_header(src.relay_addr, raw.size(), hdr);
+    if (h == 0) {
+      bump(stats.dropped);
+      return;
+    }
+    bump(stats.to_client_packets);
+    bump(stats.to_client_bytes, raw.size());
+    queue(main.fd(), dst.client, main.family(), hdr, h, raw);
   }
 
   void read_main() {

@@ -300,3 +300,20 @@ TEST_CASE("refresh: changed by count or IP set, rebuilds in order") {
     = refresh_candidates(cur, {}, {{ep("1.1.1.1:1000"), "a"}}, 51820, 5);
   CHECK(first.changed);
 }
+
+TEST_CASE("egress falls back to the UDP-connect trick") {
+  // With a snapshot that names an egress, no socket is needed.
+  network_snapshot net;
+  net.links = {{2, "eth0", true}};
+  net.addresses = {{2, *ip_address::parse("192.0.2.5"), 0}};
+  auto e = resolve_physical_egress(net);
+  REQUIRE(e.has_value());
+  CHECK(e->iface == "eth0");
+  // Without one, the kernel's source address toward the default route (if
+  // this host has a route at all) comes back with no interface name.
+  auto f = resolve_physical_egress(std::nullopt);
+  if (f) {
+    CHECK(f->iface.empty());
+    CHECK_FALSE(f->ip.is_unspecified());
+  }
+}

@@ -457,3 +457,34 @@ TEST_CASE("shutdown frees every socket") {
   }
   CHECK(open_fds() == before);
 }
+
+TEST_CASE("clients of one relay reach each other without a hairpin") {
+  // The external address is not local (as behind 1:1 NAT): a hairpin
+  // through the network would go nowhere, local delivery must not.
+  relay_server server(server_opts("192.0.2.77:3478"));
+  auto bound = server.start();
+  REQUIRE(bound.ok());
+  udp_endpoint s = ep("127.0.0.1:" + std::to_string(bound->port));
+  raw_peer a, b;
+  auto ra = raw_allocate(a, s, "a");
+  auto rb = raw_allocate(b, s, "b");
+  CHECK(ra.relay_addr.ip.to_string() == "192.0.2.77");
+  raw_permit(a, s, ra.id, rb.relay_addr);
+
+  // B has not permitted A yet: dropped, as B's relay socket would drop it.
+  a.send(rp::build_data(rb.relay_addr, bytes("early")), s);
+  CHECK_FALSE(b.recv(300ms).has_value());
+
+  raw_permit(b, s, rb.id, ra.relay_addr);
+  a.send(rp::build_data(rb.relay_addr, bytes("via relay")), s);
+  auto got = b.recv();
+  REQUIRE(got.has_value());
+  auto d = rp::parse_data(got->first);
+  REQUIRE(d.has_value());
+  CHECK(d->peer == ra.relay_addr);
+  CHECK(std::string(d->raw.begin(), d->raw.end()) == "via relay");
+  b.send(rp::build_data(ra.relay_addr, bytes("back")), s);
+  auto back = a.recv();
+  REQUIRE(back.has_value());
+  CHECK(rp::parse_data(back->first)->peer == rb.relay_addr);
+}
