@@ -341,6 +341,20 @@ message delete_route_via_dev(const ip_address& destination,
 
 // -- replies ------------------------------------------------------------------
 
+namespace {
+
+/// Reads NLMSGERR_ATTR_MSG from the TLVs in `[begin, begin + len)`.
+std::string ext_ack_in(const char* begin, std::size_t len) {
+  std::string out;
+  for_each_attr_in(begin, begin + len, [&](const nlattr* attr) {
+    if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG)
+      out = string_from_attr(attr);
+  });
+  return out;
+}
+
+} // namespace
+
 std::optional<ack> parse_ack(const nlmsghdr* nlh) {
   if (nlh->nlmsg_type != NLMSG_ERROR
       || nlh->nlmsg_len < mnl_nlmsg_size(sizeof(nlmsgerr)))
@@ -359,14 +373,50 @@ std::optional<ack> parse_ack(const nlmsghdr* nlh) {
   std::size_t payload_len = mnl_nlmsg_get_payload_len(nlh);
   if (offset > payload_len)
     return out;
-  auto* attr = reinterpret_cast<const nlattr*>(
-    static_cast<const char*>(mnl_nlmsg_get_payload(nlh)) + offset);
-  int remaining = static_cast<int>(payload_len - offset);
-  while (mnl_attr_ok(attr, remaining)) {
-    if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG)
-      out.ext_ack = string_from_attr(attr);
-    remaining -= static_cast<int>(MNL_ALIGN(attr->nla_len));
-    attr = mnl_attr_next(attr);
+  out.ext_ack
+    = ext_ack_in(static_cast<const char*>(mnl_nlmsg_get_payload(nlh)) + offset,
+                 payload_len - offset);
+  return out;
+}
+
+reply_batch read_replies(const void* buf, std::size_t len, std::uint32_t seq,
+                         std::uint32_t port_id,
+                         const std::function<void(const nlmsghdr*)>& each) {
+  reply_batch out;
+  int remaining = static_cast<int>(len);
+  auto* nlh = static_cast<const nlmsghdr*>(buf);
+  for (; mnl_nlmsg_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
+    // Replies to an older request (e.g. after a receive timeout) are not
+    // ours; skip them rather than misread them.
+    if (nlh->nlmsg_seq != seq
+        || (nlh->nlmsg_pid != 0 && nlh->nlmsg_pid != port_id))
+      continue;
+    if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+      out.interrupted = true;
+    if (nlh->nlmsg_type == NLMSG_ERROR) {
+      out.finished = true;
+      if (auto parsed = parse_ack(nlh))
+        out.outcome = std::move(*parsed);
+      else
+        out.malformed = true;
+      return out;
+    }
+    if (nlh->nlmsg_type == NLMSG_DONE) {
+      out.finished = true;
+      auto payload_len = mnl_nlmsg_get_payload_len(nlh);
+      if (payload_len >= sizeof(int)) {
+        auto* payload = static_cast<const char*>(mnl_nlmsg_get_payload(nlh));
+        int code;
+        std::memcpy(&code, payload, sizeof(code));
+        out.outcome.err_no = code < 0 ? -code : 0;
+        if (nlh->nlmsg_flags & NLM_F_ACK_TLVS)
+          out.outcome.ext_ack
+            = ext_ack_in(payload + sizeof(int), payload_len - sizeof(int));
+      }
+      return out;
+    }
+    if (nlh->nlmsg_type >= NLMSG_MIN_TYPE && each)
+      each(nlh);
   }
   return out;
 }

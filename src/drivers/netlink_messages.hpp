@@ -6,6 +6,7 @@
 #include "drivers/link_driver.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -97,6 +98,27 @@ struct ack {
 
 /// Parses an NLMSG_ERROR message; nullopt if it is truncated.
 std::optional<ack> parse_ack(const nlmsghdr* nlh);
+
+/// What one received datagram means for the request numbered `seq`.
+struct reply_batch {
+  /// The final ack, error or NLMSG_DONE was in this datagram.
+  bool finished = false;
+  /// A message of the reply carried NLM_F_DUMP_INTR: the dump is
+  /// inconsistent and must be repeated.
+  bool interrupted = false;
+  /// An error reply too short to read.
+  bool malformed = false;
+  /// The outcome once finished: errno 0 for success.
+  ack outcome;
+};
+
+/// Walks the messages of one datagram: skips those that answer another
+/// request (other `seq` or port), hands data messages to `each`, and stops at
+/// the ack/error (NLMSG_ERROR) or the end of a dump (NLMSG_DONE, whose
+/// payload may carry an error and ext-ack TLVs).
+reply_batch read_replies(const void* buf, std::size_t len, std::uint32_t seq,
+                         std::uint32_t port_id,
+                         const std::function<void(const nlmsghdr*)>& each);
 
 /// A link message without the address list, plus the master's index so that
 /// the caller can resolve the master's name.

@@ -95,43 +95,19 @@ status socket::exchange(message& msg, bool is_dump, std::string_view op,
       }
       return sys_error(errno == EAGAIN ? "receive timed out" : "receive");
     }
-    int remaining = static_cast<int>(n);
-    auto* nlh = reinterpret_cast<const nlmsghdr*>(rx_.data());
-    while (mnl_nlmsg_ok(nlh, remaining)) {
-      // Replies to an older request (e.g. after a receive timeout) are not
-      // ours; skip them rather than misread them.
-      if (nlh->nlmsg_seq != req->nlmsg_seq
-          || (nlh->nlmsg_pid != 0 && nlh->nlmsg_pid != port_id_)) {
-        nlh = mnl_nlmsg_next(nlh, &remaining);
-        continue;
-      }
-      if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
-        interrupted = true;
-      if (nlh->nlmsg_type == NLMSG_ERROR) {
-        auto parsed = parse_ack(nlh);
-        if (!parsed)
-          return error{error_kind::kernel, EPROTO, std::string{op},
-                       std::string{object}, "truncated netlink error reply"};
-        if (parsed->err_no != 0)
-          return error::from_errno(parsed->err_no, std::string{op},
-                                   std::string{object},
-                                   std::move(parsed->ext_ack));
-        return {};
-      }
-      if (nlh->nlmsg_type == NLMSG_DONE) {
-        // A dump can end with an error in NLMSG_DONE's payload.
-        if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(int)) {
-          int code = *static_cast<const int*>(mnl_nlmsg_get_payload(nlh));
-          if (code < 0)
-            return error::from_errno(-code, std::string{op},
-                                     std::string{object});
-        }
-        return {};
-      }
-      if (nlh->nlmsg_type >= NLMSG_MIN_TYPE && each)
-        each(nlh);
-      nlh = mnl_nlmsg_next(nlh, &remaining);
-    }
+    auto batch = read_replies(rx_.data(), static_cast<std::size_t>(n),
+                              req->nlmsg_seq, port_id_, each);
+    interrupted = interrupted || batch.interrupted;
+    if (!batch.finished)
+      continue;
+    if (batch.malformed)
+      return error{error_kind::kernel, EPROTO, std::string{op},
+                   std::string{object}, "truncated netlink error reply"};
+    if (batch.outcome.err_no != 0)
+      return error::from_errno(batch.outcome.err_no, std::string{op},
+                               std::string{object},
+                               std::move(batch.outcome.ext_ack));
+    return {};
   }
 }
 

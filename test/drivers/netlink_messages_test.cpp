@@ -346,3 +346,139 @@ TEST_CASE("an error reply yields errno and the extended-ack text") {
   canned short_msg{NLMSG_ERROR};
   CHECK_FALSE(nl::parse_ack(short_msg.nlh));
 }
+
+namespace {
+
+/// A datagram of several netlink messages back to back, as recvmsg returns.
+struct datagram {
+  std::vector<std::uint64_t> buf = std::vector<std::uint64_t>(2048, 0);
+  std::size_t used = 0;
+
+  nlmsghdr* add(std::uint16_t type, std::uint32_t seq, std::uint16_t flags = 0,
+                std::uint32_t port = 0) {
+    auto* nlh
+      = mnl_nlmsg_put_header(reinterpret_cast<char*>(buf.data()) + used);
+    nlh->nlmsg_type = type;
+    nlh->nlmsg_seq = seq;
+    nlh->nlmsg_flags = flags;
+    nlh->nlmsg_pid = port;
+    return nlh;
+  }
+  void close(nlmsghdr* nlh) { used += NLMSG_ALIGN(nlh->nlmsg_len); }
+
+  void link(std::uint32_t seq, const char* name, std::uint16_t flags = 0) {
+    auto* nlh = add(RTM_NEWLINK, seq, NLM_F_MULTI | flags, 77);
+    mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg));
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+    close(nlh);
+  }
+  void done(std::uint32_t seq, int code, const char* ext_ack = nullptr,
+            std::uint16_t flags = 0) {
+    auto* nlh = add(NLMSG_DONE, seq, NLM_F_MULTI | flags, 77);
+    auto* payload
+      = static_cast<int*>(mnl_nlmsg_put_extra_header(nlh, sizeof(int)));
+    *payload = code;
+    if (ext_ack != nullptr) {
+      nlh->nlmsg_flags |= NLM_F_ACK_TLVS;
+      mnl_attr_put_strz(nlh, NLMSGERR_ATTR_MSG, ext_ack);
+    }
+    close(nlh);
+  }
+};
+
+std::vector<std::string> names_in(const datagram& d, std::uint32_t seq,
+                                  nl::reply_batch& batch) {
+  std::vector<std::string> names;
+  batch
+    = nl::read_replies(d.buf.data(), d.used, seq, 77, [&](const nlmsghdr* nlh) {
+        if (auto l = nl::parse_link(nlh))
+          names.push_back(l->name);
+      });
+  return names;
+}
+
+} // namespace
+
+TEST_CASE("a multipart dump is read across messages until NLMSG_DONE") {
+  datagram first;
+  first.link(5, "lo");
+  first.link(5, "eth0");
+  nl::reply_batch batch;
+  CHECK(names_in(first, 5, batch) == std::vector<std::string>{"lo", "eth0"});
+  CHECK_FALSE(batch.finished);
+  CHECK_FALSE(batch.interrupted);
+
+  datagram last;
+  last.link(5, "zl-x-b");
+  last.done(5, 0);
+  last.link(5, "after-done"); // never read: the dump ended
+  CHECK(names_in(last, 5, batch) == std::vector<std::string>{"zl-x-b"});
+  CHECK(batch.finished);
+  CHECK(batch.outcome.err_no == 0);
+}
+
+TEST_CASE("replies to another request or port are skipped") {
+  datagram d;
+  d.link(4, "stale");
+  auto* foreign = d.add(RTM_NEWLINK, 5, NLM_F_MULTI, 99);
+  mnl_nlmsg_put_extra_header(foreign, sizeof(ifinfomsg));
+  mnl_attr_put_strz(foreign, IFLA_IFNAME, "foreign");
+  d.close(foreign);
+  d.done(4, 0);
+  d.link(5, "mine");
+  d.done(5, 0);
+  nl::reply_batch batch;
+  CHECK(names_in(d, 5, batch) == std::vector<std::string>{"mine"});
+  CHECK(batch.finished);
+}
+
+TEST_CASE("NLM_F_DUMP_INTR on any message marks the dump for a restart") {
+  datagram d;
+  d.link(8, "lo");
+  d.link(8, "eth0", NLM_F_DUMP_INTR);
+  d.done(8, 0);
+  nl::reply_batch batch;
+  names_in(d, 8, batch);
+  CHECK(batch.finished);
+  CHECK(batch.interrupted);
+
+  datagram only_done;
+  only_done.done(9, 0, nullptr, NLM_F_DUMP_INTR);
+  names_in(only_done, 9, batch);
+  CHECK(batch.interrupted);
+}
+
+TEST_CASE("a dump that ends in an error carries errno and ext-ack") {
+  datagram d;
+  d.done(3, -EINVAL, "Invalid header for link dump");
+  nl::reply_batch batch;
+  names_in(d, 3, batch);
+  CHECK(batch.finished);
+  CHECK(batch.outcome.err_no == EINVAL);
+  CHECK(batch.outcome.ext_ack == "Invalid header for link dump");
+}
+
+TEST_CASE("an ack ends a request; a truncated error is flagged") {
+  datagram d;
+  auto* reply = d.add(RTM_NEWLINK, 2, 0, 77);
+  mnl_nlmsg_put_extra_header(reply, sizeof(ifinfomsg));
+  mnl_attr_put_strz(reply, IFLA_IFNAME, "lo");
+  d.close(reply);
+  auto* ackmsg = d.add(NLMSG_ERROR, 2, NLM_F_CAPPED, 77);
+  auto* err = static_cast<nlmsgerr*>(
+    mnl_nlmsg_put_extra_header(ackmsg, sizeof(nlmsgerr)));
+  err->error = -ENODEV;
+  d.close(ackmsg);
+  nl::reply_batch batch;
+  CHECK(names_in(d, 2, batch) == std::vector<std::string>{"lo"});
+  CHECK(batch.finished);
+  CHECK(batch.outcome.err_no == ENODEV);
+  CHECK_FALSE(batch.malformed);
+
+  datagram bad;
+  auto* short_err = bad.add(NLMSG_ERROR, 6, 0, 77);
+  bad.close(short_err);
+  names_in(bad, 6, batch);
+  CHECK(batch.finished);
+  CHECK(batch.malformed);
+}
