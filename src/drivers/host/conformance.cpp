@@ -157,6 +157,11 @@ private:
     if (op == "link_exists")
       return outcome<bool>(links->link_exists(arg(1)),
                            [](const bool& b) { return b ? "1" : "0"; });
+    if (op == "list_links_count")
+      return outcome<std::vector<link_info>>(
+        links->list_links(), [](const std::vector<link_info>& all) {
+          return std::to_string(all.size());
+        });
     if (op == "create_bridge")
       return outcome(links->create_bridge(arg(1)));
     if (op == "set_bridge_stp")

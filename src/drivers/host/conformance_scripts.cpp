@@ -194,6 +194,107 @@ remove_isolation
 remove_isolation
 remove_masquerade
 )"},
+    {"bridges and ports", R"(
+create_bridge zl-p-b
+create_bridge zl-p2-b
+create_veth_pair veth-3-s vc-3-s
+set_mtu veth-3-s 9000
+set_master veth-3-s zl-p-b            # the bridge follows its port
+get_link zl-p-b
+set_mtu veth-3-s 1400
+get_link zl-p-b
+set_mtu zl-p-b 1300                   # now set by hand
+set_mtu veth-3-s 2000
+get_link zl-p-b
+set_master veth-3-s zl-p2-b           # moves to the other bridge
+bridge_member_count zl-p-b
+bridge_member_count zl-p2-b
+set_master vc-3-s veth-3-s            # a veth is no master
+set_master zl-p2-b zl-p-b             # no bridge in a bridge
+set_master zl-p-b zl-p-b
+set_master lo zl-p-b
+set_bridge_stp veth-3-s 1             # not a bridge
+set_bridge_stp zl-p-b 1
+delete_link lo
+delete_link zl-p2-b                   # the port is released
+get_link veth-3-s
+dump
+delete_link veth-3-s
+delete_link zl-p-b
+)"},
+    {"link state and routes", R"(
+create_veth_pair veth-4-s vc-4-s
+add_address veth-4-s 10.30.0.1/24
+add_address veth-4-s 10.31.0.1/32     # a /32 has no prefix route
+add_address veth-4-s 10.30.0.1/33
+add_address veth-4-s fd00:30::1/64
+set_link_up veth-4-s
+add_route 10.32.0.0/16 veth-4-s
+add_route 10.33.0.0/33 veth-4-s
+add_route fd00:32::/48 veth-4-s
+add_default_route fd00:30::7
+add_default_route fd00:31::7
+add_default_route 10.30.0.9
+dump
+set_link_down veth-4-s                # IPv4 routes go, IPv6 addresses too
+dump
+set_link_up veth-4-s
+dump
+delete_address veth-4-s 10.30.0.1/16  # not that prefix
+delete_address veth-4-s 10.31.0.1/32
+add_address veth-4-s 10.30.0.2/24     # a second address in the subnet
+delete_address veth-4-s 10.30.0.1/24
+dump
+delete_link vc-4-s
+)"},
+    {"namespaces, peers and disappearance", R"(
+pin c1
+enter c1
+create_veth_pair veth-5-s vc-5-s
+move_link vc-5-s c1 eth0
+@c1 set_link_up eth0
+@c1 add_address eth0 10.40.0.2/24
+@c1 add_address eth0 fd00:40::2/64
+@c1 create_veth_pair in-a in-b
+@c1 move_link in-a c1 in-c            # same namespace: a rename
+@c1 delete_link in-b
+@c1 create_bridge zl-c-b
+@c1 set_master eth0 zl-c-b
+@c1 bridge_member_count zl-c-b
+set_link_up veth-5-s
+dump
+@c1 delete_link eth0                  # takes the host end with it
+link_exists veth-5-s
+create_veth_pair veth-6-s vc-6-s
+destroy c1
+move_link vc-6-s c1 eth0              # origin gone
+origin_alive c1
+@c1 list_links_count
+delete_link veth-6-s
+)"},
+    {"sysctl defaults and values", R"(
+write_sysctl net.ipv6.conf.default.forwarding 1
+create_bridge zl-d-b                  # copies the default
+read_sysctl net.ipv6.conf.zl-d-b.forwarding
+write_sysctl net.ipv6.conf.default.forwarding 0
+write_sysctl net.ipv6.conf.zl-d-b.forwarding 2
+read_sysctl net.ipv6.conf.zl-d-b.forwarding
+write_sysctl net.ipv6.conf.zl-d-b.forwarding -1
+read_sysctl net.ipv6.conf.zl-d-b.forwarding
+write_sysctl net.ipv6.conf.zl-d-b.forwarding 0x1
+read_sysctl net.ipv6.conf.zl-d-b.forwarding
+write_sysctl net.ipv6.conf.zl-d-b.forwarding 010
+read_sysctl net.ipv6.conf.zl-d-b.forwarding
+write_sysctl net.ipv6.conf.zl-d-b.forwarding 1x
+write_sysctl net.ipv4.conf.zl-d-b.forwarding 1
+read_sysctl net.ipv4.ip_forward
+write_sysctl net.ipv4.conf.all.forwarding 1
+read_sysctl net.ipv4.ip_forward
+read_sysctl net.ipv4.conf.lo.forwarding
+write_sysctl net.ipv4.conf.all.forwarding 0
+write_sysctl net.ipv6.conf.zl-d-b.forwarding 0
+delete_link zl-d-b
+)"},
     {"drop-ins", R"(
 mark_unmanaged
 mark_unmanaged

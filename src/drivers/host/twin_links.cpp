@@ -212,7 +212,7 @@ public:
       if (l == nullptr)
         return kernel_error(ENODEV, "set_bridge_stp", name);
       if (l->kind != "bridge")
-        return error{error_kind::invalid_argument, EINVAL, "set_bridge_stp",
+        return error{error_kind::invalid_argument, 0, "set_bridge_stp",
                      std::string{name}, "not a bridge"};
       l->stp = on;
       return {};
@@ -307,6 +307,8 @@ public:
         return kernel_error(ENODEV, "set_master", bridge);
       if (br->kind != "bridge")
         return kernel_error(EOPNOTSUPP, "set_master", bridge);
+      if (l == br)
+        return kernel_error(EINVAL, "set_master", link_name);
       if (l->kind == "bridge")
         return kernel_error(ELOOP, "set_master", link_name);
       if (l->loopback)
@@ -343,7 +345,7 @@ public:
       if (auto st = validate_ifname(link_name, "add_address"); !st)
         return st;
       if (prefix_len > address.max_prefix())
-        return error{error_kind::invalid_argument, EINVAL, "add_address",
+        return error{error_kind::invalid_argument, 0, "add_address",
                      std::string{link_name}, "prefix length out of range"};
       auto* l = find_link(ns, link_name);
       if (l == nullptr)
@@ -371,9 +373,34 @@ public:
                           address_info{address, prefix_len});
       if (it == l->addresses.end())
         return {};
+      if (address.is_v6()) {
+        l->addresses.erase(it);
+        return {};
+      }
+      // Deleting a primary IPv4 address deletes its secondaries (the
+      // later addresses of the same subnet), as promote_secondaries=0.
+      auto subnet = masked(address, prefix_len);
+      bool primary = std::none_of(l->addresses.begin(), it, [&](auto& a) {
+        return !a.address.is_v6() && a.prefix_len == prefix_len
+               && masked(a.address, prefix_len) == subnet;
+      });
+      std::vector<ip_address> gone{address};
+      auto pos = static_cast<std::size_t>(it - l->addresses.begin());
       l->addresses.erase(it);
-      if (!address.is_v6())
-        on_v4_address_removed(ns, *l, address);
+      if (primary) {
+        for (auto j = l->addresses.begin() + static_cast<long>(pos);
+             j != l->addresses.end();) {
+          if (!j->address.is_v6() && j->prefix_len == prefix_len
+              && masked(j->address, prefix_len) == subnet) {
+            gone.push_back(j->address);
+            j = l->addresses.erase(j);
+          } else {
+            ++j;
+          }
+        }
+      }
+      for (const auto& a : gone)
+        on_v4_address_removed(ns, *l, a);
       return {};
     });
   }
@@ -405,9 +432,6 @@ public:
       r.info.scope = scope_universe;
       r.info.protocol = proto_static;
       r.info.metric = gateway.is_v6() ? v6_static_metric : 0;
-      for (const auto& have : all_routes(ns))
-        if (same_route_key(have.info, r.info))
-          return kernel_error(EEXIST, op, object);
       // The gateway must be on-link: one of our own addresses (the kernel
       // accepts a local gateway) or reachable through a route without a
       // gateway of its own (longest prefix wins).
@@ -418,8 +442,7 @@ public:
           if (have.address == gateway) {
             r.oif = index;
             r.info.device = l.name;
-            ns.routes.push_back(std::move(r));
-            return {};
+            return insert_default(ns, std::move(r), op, object);
           }
         }
       }
@@ -438,8 +461,7 @@ public:
                             object);
       r.oif = via->oif;
       r.info.device = via->info.device;
-      ns.routes.push_back(std::move(r));
-      return {};
+      return insert_default(ns, std::move(r), op, object);
     });
   }
 
@@ -653,6 +675,16 @@ private:
     });
   }
 
+  /// The kernel validates the next hop first, then refuses a duplicate.
+  static status insert_default(netns& ns, route r, std::string_view op,
+                               std::string_view object) {
+    for (const auto& have : all_routes(ns))
+      if (same_route_key(have.info, r.info))
+        return kernel_error(EEXIST, op, object);
+    ns.routes.push_back(std::move(r));
+    return {};
+  }
+
   status put_route(std::string_view op, const ip_address& destination,
                    std::uint8_t destination_len, std::string_view device,
                    const std::optional<ip_address>& source, bool replace) {
@@ -660,7 +692,7 @@ private:
       if (auto st = validate_ifname(device, op); !st)
         return st;
       if (destination_len > destination.max_prefix())
-        return error{error_kind::invalid_argument, EINVAL, std::string{op},
+        return error{error_kind::invalid_argument, 0, std::string{op},
                      destination.to_string(), "prefix length out of range"};
       auto* l = find_link(ns, device);
       if (l == nullptr)
