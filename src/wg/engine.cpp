@@ -494,44 +494,64 @@ struct engine::state {
       count(c_dropped_handshake);
   }
 
-  void on_transport(const endpoint& from, std::span<uint8_t> msg, outbox& out,
-                    time_point now) {
+  /// Receive phase 1 (no table lock needed): finds the session and
+  /// authenticates and decrypts in place. Touches no peer state.
+  open_result open_transport(inbound_job& job, time_point now) {
+    auto msg = job.datagram;
+    if (msg.size() < noise::keepalive_size
+        || noise::load_le32(msg.data()) != noise::type_transport)
+      return open_result::not_transport;
     auto entry
       = find_index(noise::load_le32(msg.data() + noise::data_receiver));
     if (!entry || !entry->session) {
       count(c_dropped_decrypt);
-      return;
+      return open_result::dropped;
     }
     keypair& kp = *entry->session;
-    peer& p = *entry->owner;
     uint64_t counter = noise::load_le64(msg.data() + noise::data_counter);
     if (now - kp.created >= limits::reject_after_time) {
       count(c_dropped_decrypt);
-      return;
+      return open_result::dropped;
     }
     {
       // Cheap early drop of replays before paying for the AEAD.
       std::lock_guard guard{kp.replay_mu};
       if (!kp.replay.may_accept(counter, limits::reject_after_messages)) {
         count(c_dropped_replay);
-        return;
+        return open_result::dropped;
       }
     }
     auto sealed = msg.subspan(noise::transport_header_size);
     if (!crypto::aead_open(sealed.data(), kp.receive_key, counter, sealed,
                            {})) {
       count(c_dropped_decrypt);
-      return;
+      return open_result::dropped;
     }
+    job.session = std::move(entry->session);
+    job.owner = std::move(entry->owner);
+    job.counter = counter;
+    return open_result::opened;
+  }
+
+  /// Receive phase 2 (table_mu shared held): replay window, session
+  /// rotation, timers, roaming and the inbound allowed-IPs check.
+  void commit_transport(inbound_job& job, outbox& out, time_point now) {
+    if (!job.session || !job.owner)
+      return;
+    keypair& kp = *job.session;
+    peer& p = *job.owner;
     {
       // The window only learns counters of authentic packets.
       std::lock_guard guard{kp.replay_mu};
-      if (!kp.replay.accept(counter, limits::reject_after_messages)) {
+      if (!kp.replay.accept(job.counter, limits::reject_after_messages)) {
         count(c_dropped_replay);
         return;
       }
     }
-    auto plain = sealed.first(sealed.size() - crypto::aead_tag_size);
+    auto plain
+      = job.datagram.subspan(noise::transport_header_size,
+                             job.datagram.size() - noise::transport_header_size
+                               - crypto::aead_tag_size);
     {
       std::lock_guard guard{p.mu};
       if (p.next && p.next.get() == &kp) {
@@ -547,8 +567,8 @@ struct engine::state {
       p.timers.on_any_authenticated_packet_traversal(now,
                                                      p.persistent_keepalive);
       p.timers.on_any_authenticated_packet_received();
-      p.endpoint = from; // roaming: follow authenticated packets
-      p.rx_bytes.fetch_add(msg.size(), std::memory_order_relaxed);
+      p.endpoint = job.from; // roaming: follow authenticated packets
+      p.rx_bytes.fetch_add(job.datagram.size(), std::memory_order_relaxed);
       if (plain.empty())
         return; // keepalive
       p.timers.on_data_received(now);
@@ -569,49 +589,87 @@ struct engine::state {
     out.write_tun(plain.first(ip->length));
   }
 
+  void on_transport(const endpoint& from, std::span<uint8_t> msg, outbox& out,
+                    time_point now) {
+    inbound_job job;
+    job.from = from;
+    job.datagram = msg;
+    if (open_transport(job, now) == open_result::opened)
+      commit_transport(job, out, now);
+  }
+
   // -- data path entry points (caller holds table_mu shared) --
 
-  void tun_packet(std::span<const uint8_t> ip_packet, outbox& out) {
+  /// Send phase 1 (table_mu shared held): routes the packet and either
+  /// reserves a counter for it (true, `job` filled) or queues it behind a
+  /// handshake (false).
+  bool plan_tun_packet(std::span<const uint8_t> ip_packet, outbound_job& job,
+                       outbox& out) {
     auto ip = parse_ip(ip_packet);
     if (!ip) {
       count(c_dropped_malformed);
-      return;
+      return false;
     }
     auto owner = routes.lookup(ip->destination);
     if (!owner) {
       count(c_dropped_no_route);
-      return;
+      return false;
     }
     peer& p = **owner;
     auto packet = ip_packet.first(ip->length);
-    std::shared_ptr<keypair> kp;
+    std::lock_guard peer_guard{p.mu};
+    auto now = clk.now();
+    auto kp = p.current;
+    bool ready = p.staged.empty() && p.endpoint && usable_for_sending(kp, now);
     uint64_t counter = 0;
-    endpoint to;
-    {
-      std::lock_guard peer_guard{p.mu};
-      auto now = clk.now();
-      kp = p.current;
-      bool ready
-        = p.staged.empty() && p.endpoint && usable_for_sending(kp, now);
-      if (ready) {
-        counter = kp->send_counter.fetch_add(1, std::memory_order_relaxed);
-        ready = counter < limits::reject_after_messages;
-      }
-      if (!ready) {
-        // Queue behind a handshake (or behind packets already queued).
-        stage(p, packet);
-        send_staged(p, out, now);
-        return;
-      }
-      to = *p.endpoint;
-      note_transport_sent(p, packet.size(), now);
-      keep_key_fresh_sending(p, *kp, counter, out, now);
+    if (ready) {
+      counter = kp->send_counter.fetch_add(1, std::memory_order_relaxed);
+      ready = counter < limits::reject_after_messages;
     }
+    if (!ready) {
+      // Queue behind a handshake (or behind packets already queued).
+      stage(p, packet);
+      send_staged(p, out, now);
+      return false;
+    }
+    job.to = *p.endpoint;
+    job.packet = packet;
+    job.counter = counter;
+    job.datagram_size = noise::transport_header_size
+                        + padded_size(packet.size(), mtu.load())
+                        + crypto::aead_tag_size;
+    note_transport_sent(p, packet.size(), now);
+    keep_key_fresh_sending(p, *kp, counter, out, now);
+    p.tx_bytes.fetch_add(job.datagram_size, std::memory_order_relaxed);
+    job.session = std::move(kp);
+    return true;
+  }
+
+  void tun_packet(std::span<const uint8_t> ip_packet, outbox& out) {
+    outbound_job job;
+    if (!plan_tun_packet(ip_packet, job, out))
+      return;
     // The AEAD runs outside the peer lock.
-    auto sealed
-      = seal_transport(seal_buffer(), *kp, counter, packet, mtu.load());
-    out.send_datagram(to, sealed);
-    p.tx_bytes.fetch_add(sealed.size(), std::memory_order_relaxed);
+    auto& buf = seal_buffer();
+    buf.resize(job.datagram_size);
+    out.send_datagram(job.to, seal_job(job, buf));
+  }
+
+  static std::span<const uint8_t> seal_job(const outbound_job& job,
+                                           std::span<uint8_t> dst) {
+    const keypair& kp = *job.session;
+    std::size_t padded = job.datagram_size - noise::transport_header_size
+                         - crypto::aead_tag_size;
+    uint8_t* p = dst.data();
+    noise::store_le32(p, noise::type_transport);
+    noise::store_le32(p + noise::data_receiver, kp.remote_index);
+    noise::store_le64(p + noise::data_counter, job.counter);
+    uint8_t* body = p + noise::transport_header_size;
+    if (!job.packet.empty() && body != job.packet.data())
+      std::memmove(body, job.packet.data(), job.packet.size());
+    std::memset(body + job.packet.size(), 0, padded - job.packet.size());
+    crypto::aead_seal(body, kp.send_key, job.counter, {body, padded}, {});
+    return dst.first(job.datagram_size);
   }
 
   void datagram(const endpoint& from, std::span<uint8_t> msg, outbox& out) {
@@ -926,6 +984,33 @@ void engine::on_datagrams(const endpoint& from,
   std::shared_lock guard{s_->table_mu};
   for (auto d : datagrams)
     s_->datagram(from, d, out);
+}
+
+void engine::plan_tun_packets(
+  std::span<const std::span<const uint8_t>> ip_packets,
+  std::vector<outbound_job>& jobs, outbox& out) {
+  std::shared_lock guard{s_->table_mu};
+  for (auto pkt : ip_packets) {
+    outbound_job job;
+    if (s_->plan_tun_packet(pkt, job, out))
+      jobs.push_back(std::move(job));
+  }
+}
+
+std::span<const uint8_t> engine::seal(const outbound_job& job,
+                                      std::span<uint8_t> dst) const {
+  if (!job.session || dst.size() < job.datagram_size)
+    return {};
+  return state::seal_job(job, dst);
+}
+
+open_result engine::open_transport(inbound_job& job) {
+  return s_->open_transport(job, s_->clk.now());
+}
+
+void engine::commit_transport(inbound_job& job, outbox& out) {
+  std::shared_lock guard{s_->table_mu};
+  s_->commit_transport(job, out, s_->clk.now());
 }
 
 void engine::on_timer(outbox& out) {

@@ -100,6 +100,36 @@ struct engine_counters {
   uint64_t dropped_malformed = 0; // bad size or type
 };
 
+struct keypair;
+struct peer;
+
+/// A TUN packet cleared to leave (two-phase send, see plan_tun_packets).
+struct outbound_job {
+  endpoint to;
+  /// The IP packet, in the caller's buffer (must outlive the job).
+  std::span<const uint8_t> packet;
+  uint64_t counter = 0;
+  /// Bytes seal() writes: 16 header + padded packet + 16 tag.
+  std::size_t datagram_size = 0;
+  std::shared_ptr<keypair> session; // engine-internal
+};
+
+/// A datagram going through the two-phase receive path.
+struct inbound_job {
+  endpoint from;
+  std::span<uint8_t> datagram;
+  // Filled by open_transport.
+  uint64_t counter = 0;
+  std::shared_ptr<keypair> session; // engine-internal
+  std::shared_ptr<peer> owner;      // engine-internal
+};
+
+enum class open_result {
+  not_transport, // a handshake or cookie message: use on_datagram
+  dropped,       // unknown session, expired, replayed or forged (counted)
+  opened,        // authentic, decrypted in place: commit_transport next
+};
+
 /// Where the engine puts its output. Spans are valid only during the call.
 /// The engine may hold its locks while calling, so an outbox must not call
 /// back into the engine.
@@ -161,6 +191,24 @@ public:
   /// Several datagrams from one source (e.g. one UDP GRO read).
   void on_datagrams(const endpoint& from,
                     std::span<const std::span<uint8_t>> datagrams, outbox& out);
+  // -- two-phase data path, for parallel crypto with ordered delivery ----
+  //
+  // Send: plan_tun_packets (serial: routing, counters, queueing and
+  // handshakes) then seal (any thread, no locks), then the caller sends the
+  // datagrams in job order. Receive: open_transport (any thread: decrypts
+  // in place) then commit_transport (serial per peer, in arrival order:
+  // replay window, timers, roaming, allowed-IPs check, write_tun).
+
+  void plan_tun_packets(std::span<const std::span<const uint8_t>> ip_packets,
+                        std::vector<outbound_job>& jobs, outbox& out);
+  /// Writes the datagram of `job` into `dst` (at least job.datagram_size
+  /// bytes; may be the packet's own buffer at offset -16) and returns it;
+  /// empty if `dst` is too small.
+  std::span<const uint8_t> seal(const outbound_job& job,
+                                std::span<uint8_t> dst) const;
+  open_result open_transport(inbound_job& job);
+  void commit_transport(inbound_job& job, outbox& out);
+
   /// Runs every due timer; call about every 100 ms (or at
   /// next_timer_deadline()).
   void on_timer(outbox& out);

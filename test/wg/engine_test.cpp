@@ -337,3 +337,70 @@ TEST_CASE("batch entry points behave like single calls") {
   for (std::size_t i = 0; i < 8; ++i)
     CHECK(n.ob.tun[i] == pkts[i]);
 }
+
+TEST_CASE("two-phase data path: plan, seal out of order, open, commit") {
+  engine_pair n;
+  n.handshake();
+  std::vector<std::vector<uint8_t>> pkts;
+  for (std::size_t i = 0; i < 6; ++i)
+    pkts.push_back(n.a_to_b(30 + 7 * i));
+  std::vector<std::span<const uint8_t>> views(pkts.begin(), pkts.end());
+  std::vector<outbound_job> jobs;
+  n.a.plan_tun_packets(views, jobs, n.oa);
+  REQUIRE(jobs.size() == 6);
+  CHECK(n.oa.sent.empty());
+  // Seal in reverse order, as parallel workers might finish.
+  std::vector<std::vector<uint8_t>> wire(jobs.size());
+  for (std::size_t i = jobs.size(); i-- > 0;) {
+    wire[i].resize(jobs[i].datagram_size);
+    auto d = n.a.seal(jobs[i], wire[i]);
+    REQUIRE(d.size() == jobs[i].datagram_size);
+    CHECK(d.size() % 16 == 0);
+  }
+  std::vector<uint8_t> tiny(10);
+  CHECK(n.a.seal(jobs[0], tiny).empty());
+  // In place: the packet sits 16 bytes into the buffer.
+  auto pkt = n.a_to_b(45);
+  std::vector<uint8_t> inplace(16 + 80 + 16);
+  std::copy(pkt.begin(), pkt.end(), inplace.begin() + 16);
+  std::span<const uint8_t> one[] = {{inplace.data() + 16, pkt.size()}};
+  std::vector<outbound_job> more;
+  n.a.plan_tun_packets(one, more, n.oa);
+  REQUIRE(more.size() == 1);
+  auto d = n.a.seal(more[0], inplace);
+  REQUIRE(d.size() == 16 + 80 + 16);
+  wire.emplace_back(d.begin(), d.end());
+  pkts.push_back(pkt);
+
+  // Receive: open everything first (any order), then commit in order.
+  std::vector<inbound_job> in(wire.size());
+  for (std::size_t i = wire.size(); i-- > 0;) {
+    in[i].from = n.ea;
+    in[i].datagram = wire[i];
+    CHECK(n.b.open_transport(in[i]) == open_result::opened);
+  }
+  for (auto& job : in)
+    n.b.commit_transport(job, n.ob);
+  REQUIRE(n.ob.tun.size() == pkts.size());
+  for (std::size_t i = 0; i < pkts.size(); ++i)
+    CHECK(n.ob.tun[i] == pkts[i]);
+  // A second commit of the same job is a replay.
+  n.b.commit_transport(in[0], n.ob);
+  CHECK(n.b.counters().dropped_replay == 1);
+
+  // Not transport, or forged.
+  n.b.on_tun_packet(n.b_to_a(), n.ob);
+  auto reply = n.ob.take();
+  REQUIRE(reply.size() == 1);
+  reply[0].bytes[30] ^= 1;
+  inbound_job forged;
+  forged.from = n.eb;
+  forged.datagram = reply[0].bytes;
+  CHECK(n.a.open_transport(forged) == open_result::dropped);
+  std::vector<uint8_t> hs(148, 0);
+  hs[0] = 1;
+  inbound_job not_data;
+  not_data.from = n.eb;
+  not_data.datagram = hs;
+  CHECK(n.a.open_transport(not_data) == open_result::not_transport);
+}
