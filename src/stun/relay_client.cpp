@@ -106,6 +106,9 @@ result<udp_endpoint> relay_client::allocate() {
     return r::failure(turn_error("already allocated"));
   if (options_.server.username.size() > 255)
     return r::failure(turn_error("Username too long"));
+  // An allocation we let lapse may still be alive on the relay, which
+  // would answer "allocation already exists" to this socket: release it.
+  deallocate();
   rp::msg_type type{};
   std::vector<std::uint8_t> payload;
   auto s = request(rp::msg_type::allocate_req,
@@ -124,6 +127,7 @@ result<udp_endpoint> relay_client::allocate() {
   auto now = clock::now();
   alloc_ = allocation_state{resp->relay_addr, resp->id, resp->lifetime,
                             now + std::chrono::seconds(resp->lifetime)};
+  permitted_.clear();
   next_refresh_ = now + std::chrono::seconds(resp->lifetime) / 2;
   log("relay allocated " + resp->relay_addr.to_string() + " at "
       + server_.to_string());
@@ -145,6 +149,21 @@ status relay_client::create_permission(const udp_endpoint& peer) {
   return request(
     rp::msg_type::permission_req, rp::permission_req_payload(*id, peer),
     {rp::msg_type::permission_resp}, "PermissionReq", type, payload);
+}
+
+status relay_client::ensure_permission(const udp_endpoint& peer) {
+  {
+    std::lock_guard lock(mu_);
+    if (std::find(permitted_.begin(), permitted_.end(), peer.ip.unmapped())
+        != permitted_.end())
+      return status::success();
+  }
+  auto s = create_permission(peer);
+  if (s) {
+    std::lock_guard lock(mu_);
+    permitted_.push_back(peer.ip.unmapped());
+  }
+  return s;
 }
 
 status relay_client::refresh() {
@@ -171,6 +190,7 @@ void relay_client::deallocate() {
     if (alloc_)
       id = alloc_->id;
     alloc_.reset();
+    permitted_.clear();
   }
   if (!id)
     return;

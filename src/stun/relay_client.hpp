@@ -51,6 +51,9 @@ public:
   result<udp_endpoint> allocate();
   // Lets `peer`'s IP (any port) send to our relay address.
   status create_permission(const udp_endpoint& peer);
+  // create_permission unless this allocation already permits the IP
+  // (relay permissions are per IP and never expire).
+  status ensure_permission(const udp_endpoint& peer);
   // RefreshReq with the current lifetime; updates the expiry.
   status refresh();
   // Deallocate (no reply exists); the socket is kept for a new allocate().
@@ -99,6 +102,7 @@ private:
   mutable std::mutex mu_; // everything below
   std::condition_variable cv_;
   std::optional<allocation_state> alloc_;
+  std::vector<ip_address> permitted_; // IPs of the current allocation
   std::vector<relay::msg_type> awaited_;
   std::optional<std::pair<relay::msg_type, std::vector<std::uint8_t>>> reply_;
   clock::time_point next_refresh_;

@@ -325,6 +325,26 @@ TEST_CASE("client refreshes before expiry on its own") {
   CHECK(server.session_count() == 1);
 }
 
+TEST_CASE("a lapsed client allocation is released before a new one") {
+  relay_server server(server_opts());
+  auto bound = server.start();
+  REQUIRE(bound.ok());
+  auto c = std::move(*relay_client::create(client_opts(*bound)));
+  auto first = c->allocate();
+  REQUIRE(first.ok());
+  CHECK_FALSE(c->allocate().ok()); // still active
+  c->deallocate();
+  auto second = c->allocate();
+  REQUIRE_MESSAGE(second.ok(), second.error());
+  CHECK(second->port != first->port);
+  CHECK(server.session_count() == 1);
+  raw_peer p;
+  REQUIRE(c->ensure_permission(p.local()).ok());
+  // Cached: a second call sends nothing (it would time out on a dead relay).
+  server.stop();
+  CHECK(c->ensure_permission(p.local()).ok());
+}
+
 TEST_CASE("vanished clients expire and free their sessions") {
   auto o = server_opts("127.0.0.1:0", 1);
   o.lifetime = 1s;
