@@ -9,7 +9,7 @@ namespace overlayd::drivers {
 namespace {
 
 std::string printable(unsigned char c) {
-  if (c >= 0x21 && c < 0x7f)
+  if (c >= 0x20 && c < 0x7f)
     return std::string(1, static_cast<char>(c));
   static constexpr char hex[] = "0123456789abcdef";
   return std::string{"\\x"} + hex[c >> 4] + hex[c & 0xf];
@@ -30,12 +30,15 @@ status validate_ifname(std::string_view name, std::string_view op) {
   if (name == "." || name == "..")
     return bad("'.' and '..' are reserved");
   for (unsigned char c : name) {
-    // The kernel's dev_valid_name() rejects '/', ':' and isspace(); NUL would
-    // silently truncate the name, control bytes are refused too so that a
-    // name always prints cleanly.
+    // The kernel's dev_valid_name() rejects '/', ':' and its isspace(),
+    // which includes 0xa0. NUL would silently truncate the name; control
+    // bytes are refused so that a name always prints cleanly; '%' makes the
+    // kernel treat the name as a pattern ("eth%d") and pick another name.
     if (c == '/' || c == ':' || c == '\0' || std::isspace(c) != 0 || c < 0x20
-        || c == 0x7f)
+        || c == 0x7f || c == 0xa0)
       return bad("character '" + printable(c) + "' is not allowed");
+    if (c == '%')
+      return bad("'%' would make the kernel treat it as a name pattern");
   }
   return {};
 }

@@ -11,8 +11,8 @@ TEST_CASE("interface names the kernel accepts pass") {
 }
 
 TEST_CASE("interface names the kernel refuses fail before any call") {
-  for (auto name :
-       {"", "zl-dep-i0-web-bb", ".", "..", "a/b", "a:b", "a b", "tab\tx"}) {
+  for (auto name : {"", "zl-dep-i0-web-bb", ".", "..", "a/b", "a:b", "a b",
+                    "tab\tx", "eth%d", "nb\xa0sp", "bell\x07"}) {
     auto st = validate_ifname(name, "create_bridge");
     REQUIRE_FALSE(st);
     CHECK(st.error().kind() == error_kind::invalid_argument);
@@ -26,6 +26,13 @@ TEST_CASE("interface names the kernel refuses fail before any call") {
         != std::string::npos);
   st = validate_ifname(std::string_view{"a\0b", 3}, "op");
   CHECK_FALSE(st);
+  st = validate_ifname("a b", "op");
+  REQUIRE_FALSE(st);
+  CHECK(st.error().what()
+        == "op(a b): invalid interface name: character ' ' "
+           "is not allowed");
+  // The kernel accepts any other byte, UTF-8 included.
+  CHECK(validate_ifname("br-\xc3\xa9", "op"));
 }
 
 TEST_CASE("ip addresses parse and print canonically") {
