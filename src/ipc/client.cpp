@@ -69,12 +69,24 @@ net::expected<int, error> connect_once(const std::string& path,
     ::close(fd);
     return net::unexpected{std::move(e)};
   };
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr))
-      != 0) {
-    if (errno != EINPROGRESS && errno != EAGAIN)
+  auto deadline = clock::now() + timeout;
+  for (;;) {
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr))
+        == 0)
+      break;
+    if (errno == EINTR)
+      continue;
+    if (errno == EAGAIN) {
+      // Linux: the listen backlog is full and nothing was started; try
+      // again until the server accepts or the deadline passes.
+      if (clock::now() >= deadline)
+        return fail(error{error::code::timeout, "connect to " + path});
+      std::this_thread::sleep_for(std::chrono::milliseconds{5});
+      continue;
+    }
+    if (errno != EINPROGRESS)
       return fail(io_error("connect to " + path + ": " + std::strerror(errno)));
-    // A full listen backlog: wait until the server accepts or we give up.
-    int ready = wait_for(fd, POLLOUT, clock::now() + timeout);
+    int ready = wait_for(fd, POLLOUT, deadline);
     if (ready == 0)
       return fail(error{error::code::timeout, "connect to " + path});
     int so_error = 0;
@@ -84,6 +96,7 @@ net::expected<int, error> connect_once(const std::string& path,
     if (so_error != 0)
       return fail(
         io_error("connect to " + path + ": " + std::strerror(so_error)));
+    break;
   }
   return fd;
 }

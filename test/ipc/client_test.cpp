@@ -319,3 +319,44 @@ TEST_CASE("connect attempts and backoff") {
   REQUIRE_FALSE(too_long);
   CHECK(too_long.error().message().find("longer than") != std::string::npos);
 }
+
+TEST_CASE("connect waits out a full backlog, up to its timeout") {
+  char tmpl[] = "/tmp/ipc-client-test-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  std::string path = std::string{tmpl} + "/full.sock";
+  int lfd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(lfd >= 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+  REQUIRE(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  REQUIRE(::listen(lfd, 0) == 0);
+  client_options opts;
+  opts.connect_timeout = 150ms;
+  // Fill the backlog without ever accepting.
+  std::vector<client> held;
+  for (int i = 0; i < 8; ++i) {
+    auto c = client::connect(path, opts);
+    if (!c) {
+      CHECK(c.error().what == error::code::timeout);
+      break;
+    }
+    held.push_back(std::move(*c));
+  }
+  CHECK(held.size() < 8);
+  // Accepting one frees a slot: a waiting connect now succeeds.
+  std::thread acceptor([&] {
+    std::this_thread::sleep_for(50ms);
+    int a = ::accept(lfd, nullptr, nullptr);
+    if (a >= 0)
+      ::close(a);
+  });
+  opts.connect_timeout = 2000ms;
+  auto late = client::connect(path, opts);
+  acceptor.join();
+  CHECK(late);
+  held.clear();
+  ::close(lfd);
+  ::unlink(path.c_str());
+  ::rmdir(tmpl);
+}
