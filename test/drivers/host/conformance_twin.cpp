@@ -99,3 +99,25 @@ TEST_CASE("the firewall script ends with the tables as they began") {
     CHECK_FALSE(it->starts_with("  fw -N"));
   }
 }
+
+TEST_CASE("a twin that misbehaves is caught by the comparison") {
+  // The same script on a twin whose bridge creation fails must record a
+  // different result: the comparison is able to fail.
+  const auto& script = script_named("links and idempotence");
+  auto honest = run_on_twin(script);
+  twin_host twin;
+  twin.inject("create_bridge",
+              {std::chrono::milliseconds{0},
+               error{error_kind::kernel, EOPNOTSUPP, "create_bridge", ""}, 1});
+  conformance_target target;
+  target.host = &twin.root();
+  target.netns_of
+    = [](std::string_view) { return netns_spec::at_path("/none"); };
+  target.destroy_netns = [](std::string_view) {};
+  target.firewall_listing
+    = [&] { return iptables_listing(twin.iptables_runner()); };
+  target.dropins = [&] { return twin.dropin_files(); };
+  auto faulty = run_conformance(script, target);
+  CHECK(faulty != honest);
+  CHECK(has(faulty, "create_bridge zl-t-b -> err kernel EOPNOTSUPP"));
+}
