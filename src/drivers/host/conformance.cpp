@@ -265,6 +265,16 @@ private:
     if (op == "write_sysctl")
       return outcome(host.sysctls().write(arg(1), arg(2)));
     // -- firewall ------------------------------------------------------------
+    if (op == "iptables" || op == "ip6tables") {
+      // Exit code and output; iptables' error text is not compared.
+      auto ran = target_.iptables->run(w);
+      if (!ran)
+        return outcome(status{ran.error()});
+      std::string out = ran->out;
+      std::replace(out.begin(), out.end(), '\n', '|');
+      return "exit " + std::to_string(ran->exit_code)
+             + (out.empty() ? "" : " " + out);
+    }
     auto& fw = host.firewall();
     if (op == "ensure_subnet_rules")
       return outcome(fw.ensure_overlay_subnet_rules(arg(1)));
@@ -347,7 +357,7 @@ private:
     dump_links("main", target_.host->links());
     for (const auto& [label, driver] : entered_)
       dump_links(label, *driver);
-    std::istringstream fw{target_.firewall_listing()};
+    std::istringstream fw{iptables_listing(*target_.iptables)};
     std::string line;
     while (std::getline(fw, line))
       if (!line.empty())

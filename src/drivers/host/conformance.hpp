@@ -20,6 +20,7 @@ namespace overlayd::drivers {
 ///     enter c1                    # a link driver inside c1
 ///     @c1 set_link_up eth0        # runs in c1
 ///     destroy c1                  # the namespace's origin disappears
+///     iptables -w -A FORWARD -j ACCEPT   # a rule of the host's own
 ///     dump                        # records the normalised state here
 ///
 /// Blank lines and text after '#' are ignored. Every operation of every
@@ -36,8 +37,9 @@ struct conformance_target {
   std::function<netns_spec(std::string_view label)> netns_of;
   /// Makes the labelled namespace's origin disappear (`ip netns del`).
   std::function<void(std::string_view label)> destroy_netns;
-  /// `iptables -S` / `ip6tables -S` of the filter and nat tables, as text.
-  std::function<std::string()> firewall_listing;
+  /// Runs iptables/ip6tables in the target's namespace: for `iptables`
+  /// script lines (a host's own rules) and the `-S` listings in each dump.
+  command_runner* iptables = nullptr;
   /// The drop-in files that exist, path relative to the root → content.
   std::function<std::map<std::string, std::string>()> dropins;
 };

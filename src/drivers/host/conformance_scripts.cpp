@@ -295,6 +295,33 @@ write_sysctl net.ipv4.conf.all.forwarding 0
 write_sysctl net.ipv6.conf.zl-d-b.forwarding 0
 delete_link zl-d-b
 )"},
+    {"firewall on a host with rules of its own", R"(
+iptables -w -A FORWARD -j ACCEPT
+iptables -w -A INPUT -s 192.0.2.1 -j DROP
+iptables -w -t nat -A POSTROUTING -s 192.0.2.0/24 -j MASQUERADE
+ip6tables -w -A FORWARD -j ACCEPT
+iptables -w -N ZLAYER-OVERLAY           # a leftover empty chain
+iptables -w -A FORWARD -j ZLAYER-OVERLAY  # ... and a stray jump
+ensure_subnet_rules 10.200.0.0/16
+ensure_member_isolation n6 fd00:200::5 - fd00:200::1 fd00:200::/48
+ensure_member_isolation n6 fd00:200::6 fd00:200::5 fd00:200::1 fd00:200::/48
+ensure_subnet_rules fd00:200::/48
+dump
+remove_member_isolation n6 fd00:200::5 fd00:200::6 fd00:200::1 fd00:200::/48
+remove_member_isolation n6 fd00:200::5 fd00:200::6 fd00:200::1 fd00:200::/48
+iptables -w -C FORWARD -j ZLAYER-OVERLAY
+iptables -w -S ZLAYER-OVERLAY
+iptables -w -I FORWARD 9 -j ACCEPT
+iptables -w -X ZLAYER-OVERLAY
+iptables -w -A FORWARD -j NOPE
+iptables -w -D FORWARD -j NOPE
+iptables -w -F NOPE
+iptables -w -t bogus -S
+ip6tables -w -A FORWARD -s 10.0.0.1 -j ACCEPT
+remove_subnet_rules
+remove_isolation
+remove_masquerade
+)"},
     {"drop-ins", R"(
 mark_unmanaged
 mark_unmanaged

@@ -22,8 +22,7 @@ std::vector<std::string> run_on_twin(const conformance_script& script) {
   target.destroy_netns = [&](std::string_view label) {
     (void)twin.remove_named_netns("/twin/netns/" + std::string{label});
   };
-  target.firewall_listing
-    = [&] { return iptables_listing(twin.iptables_runner()); };
+  target.iptables = &twin.iptables_runner();
   target.dropins = [&] { return twin.dropin_files(); };
   return run_conformance(script, target);
 }
@@ -114,8 +113,7 @@ TEST_CASE("a twin that misbehaves is caught by the comparison") {
   target.netns_of
     = [](std::string_view) { return netns_spec::at_path("/none"); };
   target.destroy_netns = [](std::string_view) {};
-  target.firewall_listing
-    = [&] { return iptables_listing(twin.iptables_runner()); };
+  target.iptables = &twin.iptables_runner();
   target.dropins = [&] { return twin.dropin_files(); };
   auto faulty = run_conformance(script, target);
   CHECK(faulty != honest);

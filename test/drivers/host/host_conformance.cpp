@@ -62,7 +62,7 @@ std::vector<std::string> run_real(const conformance_script& script) {
     if (label == "c1")
       c1.remove();
   };
-  target.firewall_listing = [&] { return iptables_listing(runner); };
+  target.iptables = &runner;
   target.dropins = [&] { return files_under(root.path()); };
   return run_conformance(script, target);
 }
@@ -79,8 +79,7 @@ std::vector<std::string> run_twin(const conformance_script& script) {
     if (label == "c1")
       (void)twin.remove_named_netns("/twin/c1");
   };
-  target.firewall_listing
-    = [&] { return iptables_listing(twin.iptables_runner()); };
+  target.iptables = &twin.iptables_runner();
   target.dropins = [&] { return twin.dropin_files(); };
   return run_conformance(script, target);
 }
