@@ -35,8 +35,9 @@ template <class Owner>
 class allowed_ips_trie {
 public:
   /// Inserts or re-assigns `prefix` (host bits ignored) to `owner`; like
-  /// WireGuard, re-adding a prefix owned by another peer moves it.
-  void insert(const allowed_ip& prefix, Owner owner);
+  /// WireGuard, re-adding a prefix owned by another peer moves it. Returns
+  /// the previous owner, if the prefix had one.
+  std::optional<Owner> insert(const allowed_ip& prefix, Owner owner);
   /// Removes `prefix` only if `owner` owns it; returns whether it did.
   bool remove(const allowed_ip& prefix, const Owner& owner);
   /// Removes every prefix owned by `owner`.
@@ -121,7 +122,8 @@ inline std::array<uint8_t, 16> address_bits(const ip_address& a) {
 namespace overlayd::wg {
 
 template <class Owner>
-void allowed_ips_trie<Owner>::insert(const allowed_ip& prefix, Owner owner) {
+std::optional<Owner> allowed_ips_trie<Owner>::insert(const allowed_ip& prefix,
+                                                     Owner owner) {
   auto bit_len = static_cast<unsigned>(prefix.address.bit_length());
   unsigned cidr = prefix.cidr > bit_len ? bit_len : prefix.cidr;
   auto key = detail::mask_bits(detail::address_bits(prefix.address), cidr);
@@ -139,16 +141,19 @@ void allowed_ips_trie<Owner>::insert(const allowed_ip& prefix, Owner owner) {
     node* n = slot->get();
     if (n == nullptr) {
       *slot = make();
-      return;
+      return std::nullopt;
     }
     unsigned limit = n->cidr < cidr ? n->cidr : cidr;
     unsigned common = detail::common_bits(n->bits, key, limit);
     if (common == n->cidr && n->cidr == cidr) {
-      if (!n->has_owner)
+      std::optional<Owner> previous;
+      if (n->has_owner)
+        previous = n->owner;
+      else
         ++size_;
       n->has_owner = true;
       n->owner = owner;
-      return;
+      return previous;
     }
     if (common == n->cidr) {
       // n is a strict prefix of the new key: descend.
@@ -160,7 +165,7 @@ void allowed_ips_trie<Owner>::insert(const allowed_ip& prefix, Owner owner) {
       auto fresh = make();
       fresh->child[detail::prefix_bit(n->bits, cidr)] = std::move(*slot);
       *slot = std::move(fresh);
-      return;
+      return std::nullopt;
     }
     // They diverge at bit `common`: join them under an ownerless node.
     auto glue = std::make_unique<node>();
@@ -171,7 +176,7 @@ void allowed_ips_trie<Owner>::insert(const allowed_ip& prefix, Owner owner) {
     glue->child[1 - fresh_side] = std::move(*slot);
     glue->child[fresh_side] = std::move(fresh);
     *slot = std::move(glue);
-    return;
+    return std::nullopt;
   }
 }
 

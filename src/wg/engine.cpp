@@ -743,13 +743,39 @@ struct engine::state {
   void remove_peer_locked(
     std::unordered_map<key, std::shared_ptr<peer>>::iterator it) {
     auto sp = it->second;
-    routes.remove_all(sp.get());
+    clear_routes(*sp);
     {
       std::lock_guard guard{sp->mu};
       zero_key_material(*sp);
       sp->timers.stop_all();
     }
     peers.erase(it);
+  }
+
+  // -- routes (caller holds table_mu exclusively) --
+
+  void add_route(peer& p, const allowed_ip& prefix) {
+    auto masked = prefix.masked();
+    auto previous = routes.insert(masked, &p);
+    if (previous && *previous == &p)
+      return;
+    if (previous)
+      std::erase((*previous)->prefixes, masked);
+    p.prefixes.push_back(masked);
+  }
+
+  bool remove_route(peer& p, const allowed_ip& prefix) {
+    auto masked = prefix.masked();
+    if (!routes.remove(masked, &p))
+      return false;
+    std::erase(p.prefixes, masked);
+    return true;
+  }
+
+  void clear_routes(peer& p) {
+    for (const auto& prefix : p.prefixes)
+      routes.remove(prefix, &p);
+    p.prefixes.clear();
   }
 
   static op_result check_prefix(const allowed_ip& prefix) {
@@ -763,7 +789,7 @@ struct engine::state {
   peer_status status_locked(peer& p) const {
     peer_status st;
     st.public_key = p.public_key;
-    st.allowed_ips = routes.prefixes_of(&p);
+    st.allowed_ips = p.prefixes;
     std::lock_guard guard{p.mu};
     if (!p.secrets.preshared.is_zero())
       st.preshared_key = p.secrets.preshared;
@@ -892,9 +918,9 @@ op_result engine::add_or_update_peer(const peer_config& config) {
     }
   }
   if (config.replace_allowed_ips)
-    s_->routes.remove_all(sp.get());
+    s_->clear_routes(*sp);
   for (const auto& prefix : config.allowed_ips)
-    s_->routes.insert(prefix, sp.get());
+    s_->add_route(*sp, prefix);
   return op_result::success();
 }
 
@@ -931,7 +957,7 @@ op_result engine::add_allowed_ip(const key& public_key,
   auto it = s_->peers.find(public_key);
   if (it == s_->peers.end())
     return op_result::failure("no peer " + public_key.to_base64());
-  s_->routes.insert(prefix, it->second.get());
+  s_->add_route(*it->second, prefix);
   return op_result::success();
 }
 
@@ -943,7 +969,7 @@ op_result engine::remove_allowed_ip(const key& public_key,
   auto it = s_->peers.find(public_key);
   if (it == s_->peers.end())
     return op_result::failure("no peer " + public_key.to_base64());
-  if (!s_->routes.remove(prefix, it->second.get()))
+  if (!s_->remove_route(*it->second, prefix))
     return op_result::failure("allowed IP " + prefix.masked().to_string()
                               + " does not belong to peer "
                               + public_key.to_base64());

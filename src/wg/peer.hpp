@@ -1,5 +1,6 @@
 #pragma once
 
+#include "wg/allowed_ips.hpp"
 #include "wg/clock.hpp"
 #include "wg/cookie.hpp"
 #include "wg/endpoint.hpp"
@@ -27,6 +28,11 @@ struct peer : std::enable_shared_from_this<peer> {
 
   const key public_key;
   std::mutex mu;
+
+  // This peer's allowed IPs, masked, in insertion order. Guarded by the
+  // engine's table lock (like the trie), not by `mu`; kept so removing or
+  // replacing them costs O(own prefixes), not a walk of the whole trie.
+  std::vector<allowed_ip> prefixes;
 
   noise::peer_secrets secrets;
   std::optional<wg::endpoint> endpoint;

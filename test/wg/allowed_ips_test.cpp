@@ -114,3 +114,12 @@ TEST_CASE("many host routes stay consistent through removals") {
       CHECK(t.lookup(a) == i);
   }
 }
+
+TEST_CASE("insert reports the previous owner") {
+  allowed_ips_trie<int> t;
+  CHECK_FALSE(t.insert(cidr("10.0.0.0/8"), 1));
+  CHECK(t.insert(cidr("10.0.0.0/8"), 2) == 1);
+  CHECK(t.insert(cidr("10.9.9.9/8"), 2) == 2);  // host bits ignored
+  CHECK_FALSE(t.insert(cidr("10.0.0.0/9"), 3)); // a different prefix
+  CHECK(t.size() == 2);
+}

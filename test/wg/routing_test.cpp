@@ -138,3 +138,26 @@ TEST_CASE("changing the private key expires sessions and re-handshakes") {
   n.a.set_private_key(std::nullopt);
   CHECK_FALSE(n.a.public_key());
 }
+
+TEST_CASE("moved prefixes survive removal of their former owner") {
+  engine_pair n;
+  auto kc = key::generate_private().public_from_private();
+  peer_config pc;
+  pc.public_key = kc;
+  pc.endpoint = ep("192.0.2.3:51003");
+  pc.allowed_ips = {prefix("10.0.0.2/32")}; // taken from b
+  REQUIRE(n.a.add_or_update_peer(pc));
+  REQUIRE(n.a.remove_peer(n.pub_b()));
+  auto sc = n.a.status_of(kc);
+  REQUIRE(sc);
+  REQUIRE(sc->allowed_ips.size() == 1);
+  n.a.on_tun_packet(n.a_to_b(), n.oa);
+  REQUIRE(n.oa.sent.size() == 1);
+  CHECK(n.oa.sent[0].to == ep("192.0.2.3:51003"));
+  // Replacing c's set with itself plus more keeps one copy of each.
+  pc.replace_allowed_ips = true;
+  pc.allowed_ips
+    = {prefix("10.0.0.2/32"), prefix("10.0.0.2/32"), prefix("10.8.0.0/16")};
+  REQUIRE(n.a.add_or_update_peer(pc));
+  CHECK(n.a.status_of(kc)->allowed_ips.size() == 2);
+}
