@@ -493,10 +493,21 @@ result<udp_endpoint> relay_server::start() {
   auto l = std::make_unique<loop>(options_, sessions_);
   l->external = *external;
   int family = external->ip.is_v4() ? AF_INET : AF_INET6;
-  l->bind_ip = options_.bind_ip ? *options_.bind_ip
-                                : ip_address::any(external->ip.family);
-  auto main
-    = udp_socket::bind(family, {l->bind_ip, options_.config.listen_port});
+  // A wildcard socket answers from whatever source the route picks, which
+  // on a multi-homed host is not the address clients (and their NAT's
+  // conntrack) expect. So bind the external address itself when it is
+  // local; otherwise (1:1 NAT) fall back to the wildcard, as the reference.
+  result<udp_socket> main = result<udp_socket>::failure("not bound");
+  if (options_.bind_ip) {
+    l->bind_ip = *options_.bind_ip;
+  } else {
+    l->bind_ip = external->ip;
+    main = udp_socket::bind(family, {l->bind_ip, options_.config.listen_port});
+    if (!main)
+      l->bind_ip = ip_address::any(external->ip.family);
+  }
+  if (!main)
+    main = udp_socket::bind(family, {l->bind_ip, options_.config.listen_port});
   if (!main)
     return r::failure("TURN relay error: Failed to bind relay server: "
                       + main.error());

@@ -25,7 +25,8 @@ struct relay_server_options {
   // plus this slack is reaped, so vanished clients stop holding sessions.
   // Rust clients refresh unreliably, hence the generous default.
   std::chrono::seconds expiry_slack{300};
-  // Default: the wildcard of external_addr's family, as the reference.
+  // Default: external_addr's IP when it is local, else the wildcard of
+  // its family (the reference always binds the wildcard).
   std::optional<ip_address> bind_ip;
   // SO_RCVBUF/SO_SNDBUF of every socket (0 = kernel default).
   int socket_buffer_bytes = 4 << 20;

@@ -373,7 +373,9 @@ TEST_CASE("vanished clients expire and free their sessions") {
 }
 
 TEST_CASE("IPv4-mapped sources equal plain IPv4 on a dual-stack relay") {
-  relay_server server(server_opts("[::1]:0"));
+  auto o = server_opts("[::1]:0");
+  o.bind_ip = ip_address::any(ip_address::family_t::v6); // dual-stack
+  relay_server server(o);
   auto bound = server.start();
   REQUIRE(bound.ok());
   udp_endpoint s4 = ep("127.0.0.1:" + std::to_string(bound->port));
