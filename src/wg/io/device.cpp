@@ -1,5 +1,6 @@
 #include "wg/io/device.hpp"
 
+#include "wg/io/fork_join.hpp"
 #include "wg/io/tun.hpp"
 #include "wg/io/tun_offload.hpp"
 #include "wg/io/udp.hpp"
@@ -21,6 +22,8 @@ namespace {
 constexpr std::size_t tun_reads_per_batch = 16;
 constexpr std::size_t tun_read_size = vnet_hdr_len + 65535;
 constexpr std::size_t udp_batch_slots = 64;
+// Below this many packets a vector is not worth splitting across threads.
+constexpr std::size_t min_parallel_packets = 8;
 constexpr auto max_timer_wait = std::chrono::milliseconds{100};
 
 io_error invalid(std::string message) {
@@ -235,6 +238,10 @@ result<std::unique_ptr<device>> device::create(device_config config) {
     return socks.error();
   dev->socks_ = std::move(*socks);
   dev->engine_->set_listen_port(dev->socks_->port);
+  const auto& f = dev->tun_->features();
+  const auto& s4 = dev->socks_->v4;
+  spdlog::info("{}: TUN vnet_hdr={} tso={} uso={}; UDP gso={} gro={}",
+               dev->name_, f.vnet_hdr, f.tso, f.uso, s4.gso(), s4.gro());
   dev->stop_fd_ = make_eventfd();
   dev->netlink_fd_ = open_link_monitor();
   if (!cfg.uapi_dir.empty()) {
@@ -351,6 +358,10 @@ void device::tun_loop() {
     return socks_;
   };
   batch_outbox out{get, nullptr, io_->datagrams_sent};
+  batch_outbox out2{get, nullptr, io_->datagrams_sent};
+  std::unique_ptr<fork_join> helper;
+  if (config_.parallel_crypto)
+    helper = std::make_unique<fork_join>();
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   while (running_.load(std::memory_order_relaxed)) {
     pollfd fds[3]
@@ -395,8 +406,18 @@ void device::tun_loop() {
       return;
     io_->tun_reads += reads;
     const auto& pkts = seg.packets();
-    if (!pkts.empty()) {
-      engine_->on_tun_packets({pkts.data(), pkts.size()}, out);
+    std::span<const std::span<const std::uint8_t>> all{pkts.data(),
+                                                       pkts.size()};
+    if (helper && all.size() >= min_parallel_packets) {
+      // Encrypt the second half on the helper; send in vector order.
+      auto mid = all.size() / 2;
+      helper->fork([&] { engine_->on_tun_packets(all.subspan(mid), out2); });
+      engine_->on_tun_packets(all.first(mid), out);
+      out.flush();
+      helper->join();
+      out2.flush();
+    } else if (!all.empty()) {
+      engine_->on_tun_packets(all, out);
       out.flush();
     }
   }
@@ -411,8 +432,22 @@ void device::udp_loop(std::shared_ptr<sockets> socks, int index) {
     return socks_;
   };
   batch_outbox out{get, &writer, io_->datagrams_sent};
+  tun_writer writer2{tun_->fd(), tun_->features().vnet_hdr};
+  batch_outbox out2{get, &writer2, io_->datagrams_sent};
+  std::unique_ptr<fork_join> helper;
+  if (config_.parallel_crypto)
+    helper = std::make_unique<fork_join>();
+  struct work {
+    endpoint from;
+    std::span<std::uint8_t> data;
+  };
+  std::vector<work> items;
   endpoint from;
   sock_addr last_from;
+  auto process = [this](std::span<const work> part, batch_outbox& o) {
+    for (const auto& w : part)
+      engine_->on_datagram(w.from, w.data, o);
+  };
   while (running_.load(std::memory_order_relaxed)) {
     auto got = batch.receive(sock);
     if (!got) {
@@ -427,13 +462,8 @@ void device::udp_loop(std::shared_ptr<sockets> socks, int index) {
       continue;
     }
     ++io_->udp_batches;
+    items.clear();
     std::size_t handshakes = 0;
-    for (std::size_t i = 0; i < *got; ++i) {
-      auto data = batch[i].data;
-      if (!data.empty() && data[0] != 4)
-        ++handshakes;
-    }
-    engine_->set_handshake_backlog(handshakes);
     for (std::size_t i = 0; i < *got; ++i) {
       const auto& d = batch[i];
       if (!d.from.same_as(last_from)) {
@@ -445,12 +475,28 @@ void device::udp_loop(std::shared_ptr<sockets> socks, int index) {
       }
       std::size_t step = d.segment_size > 0 ? d.segment_size : d.data.size();
       for (std::size_t off = 0; off < d.data.size(); off += step) {
-        auto len = std::min(step, d.data.size() - off);
-        ++io_->datagrams_received;
-        engine_->on_datagram(from, d.data.subspan(off, len), out);
+        auto part = d.data.subspan(off, std::min(step, d.data.size() - off));
+        if (part[0] != 4)
+          ++handshakes;
+        items.push_back({from, part});
       }
     }
-    io_->tun_writes += writer.flush();
+    io_->datagrams_received += items.size();
+    engine_->set_handshake_backlog(handshakes);
+    std::span<const work> all{items.data(), items.size()};
+    if (helper && all.size() >= min_parallel_packets) {
+      // Decrypt the second half on the helper; write in vector order.
+      auto mid = all.size() / 2;
+      helper->fork([&] { process(all.subspan(mid), out2); });
+      process(all.first(mid), out);
+      io_->tun_writes += writer.flush();
+      helper->join();
+      io_->tun_writes += writer2.flush();
+      out2.flush();
+    } else {
+      process(all, out);
+      io_->tun_writes += writer.flush();
+    }
     out.flush();
   }
 }

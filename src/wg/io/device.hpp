@@ -34,6 +34,9 @@ struct device_config {
   int mtu = 1420;
   /// Use the TUN virtio-net header (TSO in, GRO out) and UDP GSO/GRO.
   bool offloads = true;
+  /// Split each packet vector across two threads for crypto, keeping the
+  /// order of what is sent and written.
+  bool parallel_crypto = true;
   std::optional<key> private_key;
   /// 0 picks an ephemeral port; listen_port() reports the real one.
   std::uint16_t listen_port = 0;

@@ -101,6 +101,9 @@ int main(int argc, char** argv) {
   if (const char* off = std::getenv("OVERLAY_WG_NO_OFFLOAD");
       off != nullptr && std::string{off} == "1")
     cfg.offloads = false;
+  if (const char* one = std::getenv("OVERLAY_WG_SERIAL_CRYPTO");
+      one != nullptr && std::string{one} == "1")
+    cfg.parallel_crypto = false;
   cfg.on_interface_gone = [gone_fd] {
     std::uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(gone_fd, &one, sizeof one);
@@ -125,7 +128,11 @@ int main(int argc, char** argv) {
     if (fds[0].revents != 0 || fds[1].revents != 0)
       break;
   }
-  spdlog::info("{}: shutting down", (*dev)->name());
+  auto c = (*dev)->counters();
+  spdlog::info("{}: shutting down; tun reads {}, tun writes {}, udp batches {}"
+               ", datagrams in {}, datagrams out {}",
+               (*dev)->name(), c.tun_reads, c.tun_writes,
+               c.udp_batches_received, c.datagrams_received, c.datagrams_sent);
   (*dev)->stop();
   return 0;
 }
