@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 #include <thread>
@@ -164,6 +165,45 @@ TEST_CASE("host: move_link_to_netns moves and renames in one step") {
   // not involved: the link is looked up in the session's namespace).
   REQUIRE_OK(host_side.drv->move_link_to_netns("vc-6-s", **target, "eth1"));
   CHECK(*(*inside)->link_exists("eth1"));
+}
+
+TEST_CASE("host: a move racing a name's creation never strands the link") {
+  odl::host_unchanged guard;
+  odl::session home{"racea"};
+  odl::session target{"raceb"};
+  // The kernel renames after moving when the old name is free in the
+  // target, so a name created between our check and the move makes the
+  // rename fail after the move. Whatever the interleaving, the link must end
+  // up either renamed in the target or back home under its own name.
+  std::atomic<bool> stop{false};
+  std::thread racer([&] {
+    while (!stop) {
+      (void)target.drv->create_veth_pair("eth0", "peer0");
+      std::this_thread::sleep_for(std::chrono::milliseconds(3));
+      (void)target.drv->delete_link("eth0");
+    }
+  });
+  int moved = 0;
+  int refused = 0;
+  for (int i = 0; i < 60; ++i) {
+    REQUIRE_OK(home.drv->create_veth_pair("veth-1-s", "vc-1-s"));
+    auto st = home.drv->move_link_to_netns("vc-1-s", *target.handle, "eth0");
+    if (st) {
+      ++moved;
+      CHECK_FALSE(*home.drv->link_exists("vc-1-s"));
+    } else {
+      INFO(st.error().what());
+      CHECK(st.error().kind() == error_kind::already_exists);
+      ++refused;
+      CHECK(*home.drv->link_exists("vc-1-s"));
+      CHECK_FALSE(*target.drv->link_exists("vc-1-s"));
+    }
+    REQUIRE_OK(home.drv->delete_link("veth-1-s"));
+  }
+  stop = true;
+  racer.join();
+  MESSAGE("moves: ", moved, " renamed, ", refused, " refused");
+  CHECK(moved + refused == 60);
 }
 
 TEST_CASE("host: a named namespace removed mid-operation is reported") {
