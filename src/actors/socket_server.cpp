@@ -9,17 +9,15 @@
 #include <unordered_map>
 #include <vector>
 
-#include <grp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
 #include "ipc/framing.hpp"
+#include "ipc/listener.hpp"
 
 namespace overlayd::actors {
 
@@ -314,49 +312,16 @@ net::expected<std::shared_ptr<socket_server>>
 socket_server::bind(const std::filesystem::path& path) {
   using error = net::unexpected<std::string>;
   auto text = path.string();
-  sockaddr_un addr{};
-  if (text.empty() || text.size() >= sizeof(addr.sun_path))
-    return error{"invalid socket path (" + std::to_string(text.size())
-                 + " bytes, at most "
-                 + std::to_string(sizeof(addr.sun_path) - 1) + "): " + text};
   auto st = std::make_unique<impl>();
   st->path = path;
-  // 1. A stale socket from an earlier run is replaced without a liveness
-  //    check: a second instance takes the path over, as in the reference.
-  if (::unlink(text.c_str()) != 0 && errno != ENOENT)
-    spdlog::debug("unlink {}: {}", text, errno_text(errno));
-  // 2. mkdir -p the parent (umask applies).
-  if (path.has_parent_path()) {
-    std::error_code ec;
-    std::filesystem::create_directories(path.parent_path(), ec);
-    if (ec)
-      return error{"cannot create " + path.parent_path().string() + ": "
-                   + ec.message()};
-  }
-  // 3. bind + listen.
-  st->listen_fd
-    = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (st->listen_fd < 0)
-    return error{"socket: " + errno_text(errno)};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, text.data(), text.size());
-  if (::bind(st->listen_fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr))
-      != 0)
-    return error{"cannot bind " + text + ": " + errno_text(errno)};
-  if (::listen(st->listen_fd, SOMAXCONN) != 0)
-    return error{"cannot listen on " + text + ": " + errno_text(errno)};
-  // 4. Owner and group may connect.
-  if (::chmod(text.c_str(), 0660) != 0)
-    spdlog::debug("chmod 0660 {}: {}", text, errno_text(errno));
-  // 5. Members of `zlayer` (the per-user main daemon) may connect too.
-  std::vector<char> buf(16384);
-  group grp{};
-  group* found = nullptr;
-  if (::getgrnam_r("zlayer", &grp, buf.data(), buf.size(), &found) == 0
-      && found != nullptr) {
-    if (::chown(text.c_str(), static_cast<uid_t>(-1), found->gr_gid) != 0)
-      spdlog::warn("chgrp zlayer {}: {}", text, errno_text(errno));
-  }
+  // ZLayer's steps: unlink a stale socket without a liveness check, mkdir
+  // -p the parent, bind + listen, chmod 0660, chgrp `zlayer` if it exists.
+  auto lst = ipc::open_unix_listener(text);
+  if (!lst)
+    return error{lst.error()};
+  st->listen_fd = lst->fd;
+  for (const auto& w : lst->warnings)
+    spdlog::warn("{}", w);
   st->epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
   st->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (st->epoll_fd < 0 || st->wake_fd < 0)

@@ -1,0 +1,258 @@
+// Design §3 ordering, end to end through the ipc_server and supervisor
+// actors on the deterministic scheduler: a request held up on one resource
+// does not delay requests on other resources, while each connection's
+// responses still leave in request order.
+#include "actors/ipc_server.hpp"
+#include "actors/supervisor.hpp"
+#include "actors/transport.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "deterministic.hpp"
+#include "ipc/framing.hpp"
+#include "ipc/json_codec.hpp"
+
+using namespace overlayd;
+using actors::after_write;
+using actors::conn_id;
+using actors::inbound;
+using actors::inbound_end;
+using actors::inbound_reject;
+using actors::inbound_request;
+using actors::ipam_actor;
+
+namespace {
+
+net::ip_address ip(const char* text) {
+  return *net::ip_address::parse(text);
+}
+
+// An ipam whose allocations for service "slow" wait until the test lets
+// them go, like a request stuck behind a slow host call. A promise must be
+// delivered from inside its actor, so the test lets one go by sending
+// `release` with the address the held allocation shall answer (these tests
+// never release real addresses).
+struct held_ipam_state {
+  std::vector<caf::typed_response_promise<net::ip_address>> held;
+  std::vector<std::string> seen; // services, in the order they arrived
+  uint32_t next = 100;
+  static inline const char* name = "test.held_ipam";
+};
+
+ipam_actor::behavior_type
+held_ipam(ipam_actor::stateful_pointer<held_ipam_state> self) {
+  return {
+    [self](atom::allocate, const std::string& service,
+           bool) -> caf::result<net::ip_address> {
+      self->state.seen.push_back(service);
+      if (service == "slow") {
+        auto rp = self->make_response_promise<net::ip_address>();
+        self->state.held.push_back(rp);
+        return rp;
+      }
+      return net::ip_address::v4(10, 99, 0,
+                                 static_cast<uint8_t>(self->state.next++));
+    },
+    [self](atom::release, const net::ip_address& answer) {
+      auto& held = self->state.held;
+      if (held.empty())
+        return;
+      auto rp = held.front();
+      held.erase(held.begin());
+      rp.deliver(answer);
+    },
+    [](atom::rebind, const net::cidr&) -> net::ip_address {
+      return net::ip_address::v4(10, 99, 0, 1);
+    },
+  };
+}
+
+using held_ipam_actor = caf::stateful_actor<held_ipam_state, ipam_actor::base>;
+
+// Records what the ipc_server writes, decoded back into response frames.
+struct recording_sink : actors::frame_sink {
+  struct write {
+    std::vector<ipc::response_frame> frames;
+    after_write then;
+  };
+  std::mutex mtx;
+  std::map<conn_id, std::vector<write>> writes;
+
+  void send(conn_id conn, std::string bytes, after_write then) override {
+    write w{{}, then};
+    ipc::frame_decoder dec;
+    dec.feed(bytes);
+    for (;;) {
+      auto body = dec.next();
+      REQUIRE(body);
+      if (!body->has_value())
+        break;
+      auto f = ipc::decode_frame(**body);
+      REQUIRE(f);
+      w.frames.push_back(std::get<ipc::response_frame>(*f));
+    }
+    std::lock_guard<std::mutex> guard{mtx};
+    writes[conn].push_back(std::move(w));
+  }
+
+  // Ids of every frame written to `conn`, in order.
+  std::vector<uint64_t> ids(conn_id conn) {
+    std::lock_guard<std::mutex> guard{mtx};
+    std::vector<uint64_t> out;
+    for (auto& w : writes[conn])
+      for (auto& f : w.frames)
+        out.push_back(f.id);
+    return out;
+  }
+
+  ipc::response last(conn_id conn) {
+    std::lock_guard<std::mutex> guard{mtx};
+    return writes.at(conn).back().frames.back().response;
+  }
+};
+
+struct ordering_fixture : test::deterministic_fixture {
+  ipam_actor ipam = sys.spawn(held_ipam);
+  actors::transport_actor transport = sys.spawn(actors::transport);
+  actors::supervisor_actor sup = sys.spawn(
+    actors::supervisor, actors::supervisor_children{ipam, transport});
+  std::shared_ptr<recording_sink> sink = std::make_shared<recording_sink>();
+  actors::ipc_server_actor server = sys.spawn(
+    actors::ipc_server, sup, std::shared_ptr<actors::frame_sink>{sink});
+
+  ordering_fixture() { run(); }
+
+  ~ordering_fixture() {
+    caf::anon_send_exit(server, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+    run();
+  }
+
+  void request(conn_id conn, uint64_t id, ipc::request r) {
+    caf::anon_send(server, atom::inbound_v, conn,
+                   inbound{inbound_request{id, std::move(r)}});
+  }
+
+  held_ipam_state& ipam_state() { return deref<held_ipam_actor>(ipam).state; }
+
+  actors::supervisor_state& sup_state() {
+    return deref<caf::stateful_actor<actors::supervisor_state,
+                                     actors::supervisor_actor::base>>(sup)
+      .state;
+  }
+
+  // Lets the oldest held allocation finish with `addr`.
+  void release_one(const char* addr) {
+    REQUIRE(!ipam_state().held.empty());
+    caf::anon_send(ipam, atom::release_v, ip(addr));
+    run();
+  }
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(ordering_fixture,
+                  "a held resource does not delay others and responses "
+                  "stay in request order") {
+  // Connection 1 pipelines a request on a held resource and one on another.
+  request(1, 1, ipc::req::allocate_ip{"slow", false});
+  request(1, 2, ipc::req::register_dns{"web.overlay", ip("10.200.0.5")});
+  // Other connections ask about other resources meanwhile.
+  request(2, 7, ipc::req::status{});
+  request(3, 1, ipc::req::allocate_ip{"fast", false});
+  run();
+
+  // The other connections got their answers although "slow" is held.
+  CHECK(sink->ids(2) == std::vector<uint64_t>{7});
+  CHECK(std::holds_alternative<ipc::resp::status>(sink->last(2)));
+  CHECK(sink->ids(3) == std::vector<uint64_t>{1});
+  CHECK(sink->last(3)
+        == ipc::response{ipc::resp::allocated_ip{ip("10.99.0.100")}});
+  // Connection 1's second request already ran...
+  CHECK(sup_state().dns_records.count("web.overlay") == 1);
+  // ...but its response waits behind the first one.
+  CHECK(sink->ids(1).empty());
+
+  release_one("10.200.0.77");
+  // Both leave together, in request order.
+  REQUIRE(sink->writes[1].size() == 1);
+  CHECK(sink->ids(1) == std::vector<uint64_t>{1, 2});
+  auto& frames = sink->writes[1][0].frames;
+  CHECK(frames[0].response
+        == ipc::response{ipc::resp::allocated_ip{ip("10.200.0.77")}});
+  CHECK(frames[1].response == ipc::response{ipc::resp::ok{}});
+}
+
+TEST_CASE_FIXTURE(ordering_fixture,
+                  "requests on the same resource run one at a time in "
+                  "arrival order") {
+  request(1, 1, ipc::req::allocate_ip{"slow", false});
+  request(2, 1, ipc::req::allocate_ip{"slow", false});
+  request(3, 1, ipc::req::allocate_ip{"fast", false});
+  run();
+  // The second "slow" allocation has not even reached the ipam yet.
+  CHECK(ipam_state().seen == std::vector<std::string>{"slow", "fast"});
+  CHECK(sink->ids(2).empty());
+  release_one("10.200.0.10");
+  CHECK(sink->ids(1) == std::vector<uint64_t>{1});
+  CHECK(ipam_state().seen == std::vector<std::string>{"slow", "fast", "slow"});
+  release_one("10.200.0.11");
+  CHECK(sink->last(2)
+        == ipc::response{ipc::resp::allocated_ip{ip("10.200.0.11")}});
+}
+
+TEST_CASE_FIXTURE(ordering_fixture,
+                  "shutdown is a barrier: it waits for earlier requests and "
+                  "later ones see it") {
+  request(1, 1, ipc::req::allocate_ip{"slow", false});
+  request(2, 1, ipc::req::shutdown{});
+  request(3, 1, ipc::req::status{});
+  run();
+  CHECK(sink->ids(2).empty());
+  CHECK(sink->ids(3).empty());
+  CHECK_FALSE(sup_state().shutting_down);
+  release_one("10.200.0.12");
+  CHECK(sink->ids(1) == std::vector<uint64_t>{1});
+  // The shutdown reply closes its connection and signals the process.
+  REQUIRE(sink->writes[2].size() == 1);
+  CHECK(sink->writes[2][0].frames[0].response
+        == ipc::response{ipc::resp::ok{}});
+  CHECK(sink->writes[2][0].then == after_write::close_and_signal);
+  CHECK(sink->last(3)
+        == ipc::response{ipc::resp::err{"overlayd is shutting down"}});
+}
+
+TEST_CASE_FIXTURE(ordering_fixture,
+                  "rejected frames and the end of input keep their place in "
+                  "line") {
+  request(1, 1, ipc::req::allocate_ip{"slow", false});
+  caf::anon_send(server, atom::inbound_v, conn_id{1},
+                 inbound{inbound_reject{2, "frame codec error: bad"}});
+  caf::anon_send(server, atom::inbound_v, conn_id{1}, inbound{inbound_end{}});
+  // Input after the end is ignored.
+  request(1, 3, ipc::req::status{});
+  run();
+  CHECK(sink->ids(1).empty());
+  release_one("10.200.0.13");
+  REQUIRE(sink->writes[1].size() == 1);
+  CHECK(sink->ids(1) == std::vector<uint64_t>{1, 2});
+  CHECK(sink->writes[1][0].frames[1].response
+        == ipc::response{ipc::resp::err{"frame codec error: bad"}});
+  CHECK(sink->writes[1][0].then == after_write::close);
+}
+
+TEST_CASE_FIXTURE(ordering_fixture,
+                  "responses for a connection that is gone are dropped") {
+  request(1, 1, ipc::req::allocate_ip{"slow", false});
+  run();
+  caf::anon_send(server, atom::gone_v, conn_id{1});
+  run();
+  release_one("10.200.0.14");
+  CHECK(sink->ids(1).empty());
+}
