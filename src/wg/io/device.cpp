@@ -240,8 +240,8 @@ result<std::unique_ptr<device>> device::create(device_config config) {
   dev->engine_->set_listen_port(dev->socks_->port);
   const auto& f = dev->tun_->features();
   const auto& s4 = dev->socks_->v4;
-  spdlog::info("{}: TUN vnet_hdr={} tso={} uso={}; UDP gso={} gro={}",
-               dev->name_, f.vnet_hdr, f.tso, f.uso, s4.gso(), s4.gro());
+  spdlog::debug("{}: TUN vnet_hdr={} tso={} uso={}; UDP gso={} gro={}",
+                dev->name_, f.vnet_hdr, f.tso, f.uso, s4.gso(), s4.gro());
   dev->stop_fd_ = make_eventfd();
   dev->netlink_fd_ = open_link_monitor();
   if (!cfg.uapi_dir.empty()) {

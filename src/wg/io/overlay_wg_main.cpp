@@ -31,7 +31,7 @@ void apply_log_level() {
   else if (value == "silent")
     spdlog::set_level(spdlog::level::off);
   else
-    spdlog::set_level(spdlog::level::info);
+    spdlog::set_level(spdlog::level::warn); // wireguard-go: errors only
 }
 
 // Detaches from the terminal; the parent returns only after the device
@@ -117,8 +117,8 @@ int main(int argc, char** argv) {
   if (!foreground && !daemonize())
     return 1;
   (*dev)->start();
-  spdlog::info("{}: device started, listening on UDP port {}", (*dev)->name(),
-               (*dev)->listen_port());
+  spdlog::debug("{}: device started, listening on UDP port {}", (*dev)->name(),
+                (*dev)->listen_port());
 
   int sig_fd = ::signalfd(-1, &stop_signals, SFD_CLOEXEC);
   for (;;) {
@@ -129,10 +129,10 @@ int main(int argc, char** argv) {
       break;
   }
   auto c = (*dev)->counters();
-  spdlog::info("{}: shutting down; tun reads {}, tun writes {}, udp batches {}"
-               ", datagrams in {}, datagrams out {}",
-               (*dev)->name(), c.tun_reads, c.tun_writes,
-               c.udp_batches_received, c.datagrams_received, c.datagrams_sent);
+  spdlog::debug("{}: shutting down; tun reads {}, tun writes {}, udp batches {}"
+                ", datagrams in {}, datagrams out {}",
+                (*dev)->name(), c.tun_reads, c.tun_writes,
+                c.udp_batches_received, c.datagrams_received, c.datagrams_sent);
   (*dev)->stop();
   return 0;
 }
