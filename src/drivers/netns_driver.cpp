@@ -1,18 +1,10 @@
 #include "drivers/netns_driver.hpp"
 
+#include "drivers/netlink_driver_detail.hpp"
+
 namespace overlayd::drivers {
 
-namespace {
-
-std::string str(std::string_view s) {
-  return std::string{s};
-}
-
-std::string with_prefix(const ip_address& address, std::uint8_t prefix_len) {
-  return address.to_string() + "/" + std::to_string(prefix_len);
-}
-
-} // namespace
+using namespace detail;
 
 result<std::unique_ptr<netns_driver>>
 netns_driver::start(std::shared_ptr<pinned_netns> ns) {
