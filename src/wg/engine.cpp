@@ -10,6 +10,9 @@
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <pthread.h>
+
+#include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
 
@@ -111,6 +114,36 @@ std::span<const uint8_t> seal_transport(std::vector<uint8_t>& buf,
   return buf;
 }
 
+/// A reader/writer lock that lets a waiting writer in before new readers.
+/// glibc's default (and so std::shared_mutex) prefers readers, and with
+/// data-path threads holding the read side back to back, a control
+/// operation such as `wg set` could wait indefinitely. Readers must not
+/// re-enter it while holding it.
+class rw_lock {
+public:
+  rw_lock() {
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr,
+                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&lock_, &attr);
+    pthread_rwlockattr_destroy(&attr);
+  }
+  ~rw_lock() { pthread_rwlock_destroy(&lock_); }
+  rw_lock(const rw_lock&) = delete;
+  rw_lock& operator=(const rw_lock&) = delete;
+
+  void lock() { pthread_rwlock_wrlock(&lock_); }
+  bool try_lock() { return pthread_rwlock_trywrlock(&lock_) == 0; }
+  void unlock() { pthread_rwlock_unlock(&lock_); }
+  void lock_shared() { pthread_rwlock_rdlock(&lock_); }
+  bool try_lock_shared() { return pthread_rwlock_tryrdlock(&lock_) == 0; }
+  void unlock_shared() { pthread_rwlock_unlock(&lock_); }
+
+private:
+  pthread_rwlock_t lock_;
+};
+
 std::vector<uint8_t>& seal_buffer() {
   thread_local std::vector<uint8_t> buf;
   return buf;
@@ -128,7 +161,7 @@ struct engine::state {
 
   // Guards identity, settings, the peer map and the routing trie. The data
   // path holds it shared; control operations hold it exclusively.
-  mutable std::shared_mutex table_mu;
+  mutable rw_lock table_mu;
   noise::identity self;
   cookie_checker checker;
   uint16_t listen_port = 0;
@@ -142,7 +175,7 @@ struct engine::state {
     std::shared_ptr<peer> owner;
     std::shared_ptr<keypair> session;
   };
-  mutable std::shared_mutex index_mu;
+  mutable rw_lock index_mu;
   std::unordered_map<uint32_t, index_entry> indices;
 
   rate_limiter limiter;
@@ -645,16 +678,6 @@ struct engine::state {
     return true;
   }
 
-  void tun_packet(std::span<const uint8_t> ip_packet, outbox& out) {
-    outbound_job job;
-    if (!plan_tun_packet(ip_packet, job, out))
-      return;
-    // The AEAD runs outside the peer lock.
-    auto& buf = seal_buffer();
-    buf.resize(job.datagram_size);
-    out.send_datagram(job.to, seal_job(job, buf));
-  }
-
   static std::span<const uint8_t> seal_job(const outbound_job& job,
                                            std::span<uint8_t> dst) {
     const keypair& kp = *job.session;
@@ -986,30 +1009,75 @@ op_result engine::set_endpoint(const key& public_key, const endpoint& where) {
   return op_result::success();
 }
 
+// The entry points hold the table lock only for routing and bookkeeping;
+// the AEAD work runs outside it (sessions stay alive through the jobs'
+// shared pointers), so control operations never wait behind crypto.
+
 void engine::on_tun_packet(std::span<const uint8_t> ip_packet, outbox& out) {
-  std::shared_lock guard{s_->table_mu};
-  s_->tun_packet(ip_packet, out);
+  outbound_job job;
+  {
+    std::shared_lock guard{s_->table_mu};
+    if (!s_->plan_tun_packet(ip_packet, job, out))
+      return;
+  }
+  auto& buf = seal_buffer();
+  buf.resize(job.datagram_size);
+  out.send_datagram(job.to, state::seal_job(job, buf));
 }
 
 void engine::on_tun_packets(
   std::span<const std::span<const uint8_t>> ip_packets, outbox& out) {
-  std::shared_lock guard{s_->table_mu};
-  for (auto pkt : ip_packets)
-    s_->tun_packet(pkt, out);
+  thread_local std::vector<outbound_job> jobs;
+  jobs.clear();
+  plan_tun_packets(ip_packets, jobs, out);
+  auto& buf = seal_buffer();
+  for (const auto& job : jobs) {
+    buf.resize(job.datagram_size);
+    out.send_datagram(job.to, state::seal_job(job, buf));
+  }
+  jobs.clear(); // drop the session references now
 }
 
 void engine::on_datagram(const endpoint& from, std::span<uint8_t> datagram,
                          outbox& out) {
+  inbound_job job;
+  job.from = from;
+  job.datagram = datagram;
+  auto opened = s_->open_transport(job, s_->clk.now());
+  if (opened == open_result::dropped)
+    return;
   std::shared_lock guard{s_->table_mu};
-  s_->datagram(from, datagram, out);
+  if (opened == open_result::opened)
+    s_->commit_transport(job, out, s_->clk.now());
+  else
+    s_->datagram(from, datagram, out);
 }
 
 void engine::on_datagrams(const endpoint& from,
                           std::span<const std::span<uint8_t>> datagrams,
                           outbox& out) {
-  std::shared_lock guard{s_->table_mu};
-  for (auto d : datagrams)
-    s_->datagram(from, d, out);
+  thread_local std::vector<std::pair<inbound_job, open_result>> jobs;
+  jobs.clear();
+  auto now = s_->clk.now();
+  for (auto d : datagrams) {
+    inbound_job job;
+    job.from = from;
+    job.datagram = d;
+    auto r = s_->open_transport(job, now);
+    jobs.emplace_back(std::move(job), r);
+  }
+  {
+    // One lock for the whole batch; commits keep the arrival order.
+    std::shared_lock guard{s_->table_mu};
+    now = s_->clk.now();
+    for (auto& [job, r] : jobs) {
+      if (r == open_result::opened)
+        s_->commit_transport(job, out, now);
+      else if (r == open_result::not_transport)
+        s_->datagram(from, job.datagram, out);
+    }
+  }
+  jobs.clear();
 }
 
 void engine::plan_tun_packets(

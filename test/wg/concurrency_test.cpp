@@ -38,21 +38,30 @@ TEST_CASE("data path, timers and control run concurrently") {
   auto before = n.b.counters().data_packets_received;
   wire to_b;
   wire to_a;
-  constexpr int per_sender = 1500;
+  constexpr int per_sender = 1600; // a multiple of 4
   std::atomic<bool> done{false};
   std::atomic<int> senders_left{2};
 
   auto sender = [&] {
     auto pkt = n.a_to_b(200);
-    for (int i = 0; i < per_sender; ++i)
+    std::span<const uint8_t> batch[] = {pkt, pkt, pkt};
+    for (int i = 0; i < per_sender; i += 4) {
       n.a.on_tun_packet(pkt, to_b);
+      n.a.on_tun_packets(batch, to_b);
+    }
     --senders_left;
   };
   auto receiver = [&] {
     std::vector<uint8_t> d;
+    std::vector<uint8_t> e;
     for (;;) {
       if (to_b.pop(d)) {
-        n.b.on_datagram(n.ea, d, to_a);
+        if (to_b.pop(e)) {
+          std::span<uint8_t> both[] = {d, e};
+          n.b.on_datagrams(n.ea, both, to_a);
+        } else {
+          n.b.on_datagram(n.ea, d, to_a);
+        }
       } else if (senders_left == 0) {
         break;
       } else {
