@@ -349,9 +349,9 @@ void device::kick_timer() {
 void device::tun_loop() {
   int fd = tun_->fd();
   bool vnet = tun_->features().vnet_hdr;
-  std::vector<std::vector<std::uint8_t>> bufs(tun_reads_per_batch);
-  for (auto& b : bufs)
-    b.resize(tun_read_size);
+  std::vector<byte_buffer> bufs;
+  for (std::size_t i = 0; i < tun_reads_per_batch; ++i)
+    bufs.emplace_back(tun_read_size);
   tun_segmenter seg{tun_reads_per_batch * 80 * 1024};
   auto get = [this] {
     std::shared_lock<std::shared_mutex> guard{socks_mu_};

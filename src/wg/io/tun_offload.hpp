@@ -6,6 +6,8 @@
 // encryption; writes may carry super-packets the kernel splits again, so
 // decrypted TCP segments of one flow are coalesced first (GRO).
 
+#include "wg/io/byte_buffer.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -63,7 +65,7 @@ private:
   bool segment(const std::uint8_t* pkt, std::size_t len, unsigned gso_type,
                std::size_t gso_size);
 
-  std::vector<std::uint8_t> arena_;
+  byte_buffer arena_;
   std::size_t used_ = 0;
   std::vector<std::span<const std::uint8_t>> packets_;
 };

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "wg/io/byte_buffer.hpp"
 #include "wg/io/result.hpp"
 
 #include <cstddef>
@@ -87,7 +88,7 @@ public:
 
 private:
   std::size_t slot_size_;
-  std::vector<std::uint8_t> buffers_;
+  byte_buffer buffers_;
   std::vector<std::uint8_t> control_;
   std::vector<struct iovec> iov_;
   std::vector<mmsghdr> msgs_;
@@ -132,7 +133,7 @@ private:
   };
   std::size_t max_datagrams_;
   std::size_t datagrams_ = 0;
-  std::vector<std::uint8_t> buffer_;
+  byte_buffer buffer_;
   std::size_t used_ = 0;
   std::vector<entry> entries_;
   std::vector<struct iovec> iov_;

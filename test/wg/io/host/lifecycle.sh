@@ -43,6 +43,11 @@ check "listen-port 0 picks a new ephemeral port" bash -c \
 check "wg set listen-port takes effect" bash -c \
   "ip netns exec $NS_A wg set $IF_A listen-port 45678 && [[ \$(ip netns exec $NS_A wg show $IF_A listen-port) == 45678 ]] && ip netns exec $NS_A ss -uln | grep -q ':45678 '"
 
+check "wg set fwmark is applied and reported" bash -c \
+  "ip netns exec $NS_A wg set $IF_A fwmark 0x1234 && [[ \$(ip netns exec $NS_A wg show $IF_A fwmark) == 0x1234 ]]"
+check "fwmark 0 clears it" bash -c \
+  "ip netns exec $NS_A wg set $IF_A fwmark 0 && [[ \$(ip netns exec $NS_A wg show $IF_A fwmark) == off ]]"
+
 # 2. Deleting the interface ends the daemon.
 in_a ip link del "$IF_A"
 check "deleting the interface stops the daemon and removes the socket" \
