@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <vector>
 
 namespace odl {
 
@@ -119,8 +120,40 @@ session::session(const std::string& tag) : ns(tag) {
   drv = std::move(*entered);
 }
 
+namespace {
+
+/// Removes `odl-<tag>-<pid>` namespaces left by a run that crashed: their
+/// pid is gone. Namespaces of a live run (ours or a parallel one) stay.
+void sweep_stale_namespaces() {
+  static bool swept = false;
+  if (swept)
+    return;
+  swept = true;
+  DIR* dir = opendir("/var/run/netns");
+  if (dir == nullptr)
+    return;
+  std::vector<std::string> stale;
+  while (auto* entry = readdir(dir)) {
+    std::string_view name{entry->d_name};
+    auto dash = name.rfind('-');
+    if (!name.starts_with("odl-") || dash == std::string_view::npos)
+      continue;
+    auto pid = std::string{name.substr(dash + 1)};
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    if (access(("/proc/" + pid).c_str(), F_OK) != 0)
+      stale.emplace_back(name);
+  }
+  closedir(dir);
+  for (auto& name : stale)
+    run("ip netns del " + name);
+}
+
+} // namespace
+
 host_unchanged::host_unchanged()
-  : links_(root_links()), namespaces_(odl_namespaces()) {
+  : links_((sweep_stale_namespaces(), root_links())),
+    namespaces_(odl_namespaces()) {
   // nop
 }
 
