@@ -280,7 +280,9 @@ device::bind_sockets(std::uint16_t port, std::uint32_t mark) const {
 }
 
 void device::start() {
-  if (running_.exchange(true))
+  std::lock_guard<std::mutex> control{control_mu_};
+  // A stopped device has no TUN any more and cannot run again.
+  if (!tun_ || tun_->fd() < 0 || running_.exchange(true))
     return;
   tun_thread_ = std::thread([this] { tun_loop(); });
   start_udp_readers();
@@ -290,6 +292,9 @@ void device::start() {
 }
 
 void device::stop() {
+  // No UAPI request may rebind sockets (and restart readers) from here on.
+  uapi_.stop();
+  std::lock_guard<std::mutex> control{control_mu_};
   if (running_.exchange(false)) {
     signal_eventfd(stop_fd_);
     {
@@ -303,7 +308,6 @@ void device::stop() {
       timer_thread_.join();
     stop_udp_readers();
   }
-  uapi_.stop();
   std::unique_lock<std::shared_mutex> guard{socks_mu_};
   socks_.reset();
   if (tun_)

@@ -66,7 +66,8 @@ public:
   device(const device&) = delete;
   device& operator=(const device&) = delete;
 
-  /// Starts the I/O, timer and UAPI threads.
+  /// Starts the I/O, timer and UAPI threads. A device runs once: after
+  /// stop() it cannot be started again.
   void start();
   /// Stops every thread, closes the sockets, removes the UAPI socket and
   /// frees the TUN (the interface disappears). Idempotent.
