@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include "stun/dns_resolver.hpp"
 #include "stun/udp_socket.hpp"
 
 namespace overlayd::stun {
@@ -111,7 +112,7 @@ stun_client::stun_client(std::vector<stun_server_config> servers,
                          stun_client_options options)
   : servers_(std::move(servers)), options_(std::move(options)) {
   if (!options_.resolver)
-    options_.resolver = system_resolver();
+    options_.resolver = bypass_resolver();
 }
 
 void stun_client::warn(const std::string& msg) const {

@@ -55,7 +55,7 @@ struct stun_client_options {
   // Physical egress interface to pin query sockets to, asked once per
   // `discover()` pass; an empty/absent answer means "do not pin".
   std::function<std::optional<std::string>()> egress_iface;
-  resolver_fn resolver; // empty: system_resolver()
+  resolver_fn resolver; // empty: bypass_resolver() (dns_resolver.hpp)
   // Called with a warning text for things the reference only logs.
   std::function<void(const std::string&)> warn;
 };
