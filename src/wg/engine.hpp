@@ -8,10 +8,15 @@
 // through the `outbox` passed to that call, synchronously, before the call
 // returns. All member functions are thread-safe: the peer table sits under a
 // reader/writer lock and every peer has its own lock, and the AEAD work runs
-// outside the peer lock, so several threads may call the data path at once.
+// outside all of them, so several threads may call the data path at once.
 //
 // API stability: this header is what the device layer builds against; later
-// changes stay source-compatible and are listed here.
+// changes stay source-compatible and are listed here:
+//  - added on_datagrams (batch receive), index_count,
+//    set_send_counter_for_testing;
+//  - added the two-phase data path (plan_tun_packets/seal,
+//    open_transport/commit_transport) for parallel crypto;
+//  - the data path no longer holds the table lock during AEAD work.
 
 #include "wg/allowed_ips.hpp"
 #include "wg/clock.hpp"
