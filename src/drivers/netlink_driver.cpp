@@ -86,13 +86,14 @@ result<std::vector<link_info>> netlink_driver::dump_links(nl::socket& sock,
 }
 
 status
-netlink_driver::dump_addresses(nl::socket& sock, std::string_view op,
+netlink_driver::dump_addresses(nl::socket& sock, std::string_view op, int index,
                                std::vector<std::pair<int, address_info>>& out) {
-  auto msg = nl::dump_addresses();
+  auto msg = nl::dump_addresses(index);
   return sock.dump(
     msg, op,
     [&](const nlmsghdr* nlh) {
-      if (auto parsed = nl::parse_address(nlh))
+      auto parsed = nl::parse_address(nlh);
+      if (parsed && (index == 0 || parsed->index == index))
         out.emplace_back(parsed->index, parsed->address);
     },
     [&] { out.clear(); });
@@ -118,7 +119,7 @@ result<link_info> netlink_driver::get_link(std::string_view name) {
     });
   }
   std::vector<std::pair<int, address_info>> addresses;
-  if (auto st = dump_addresses(**sock, op, addresses); !st)
+  if (auto st = dump_addresses(**sock, op, link->index, addresses); !st)
     return st.error();
   for (auto& [index, address] : addresses)
     if (index == link->index)
@@ -153,7 +154,7 @@ result<std::vector<link_info>> netlink_driver::list_links() {
   if (!links)
     return links;
   std::vector<std::pair<int, address_info>> addresses;
-  if (auto st = dump_addresses(**sock, op, addresses); !st)
+  if (auto st = dump_addresses(**sock, op, 0, addresses); !st)
     return st.error();
   std::unordered_map<int, link_info*> by_index;
   for (auto& link : *links)

@@ -76,8 +76,9 @@ private:
   /// Dumps every link (without addresses) on an open socket.
   result<std::vector<link_info>> dump_links(nl::socket& sock,
                                             std::string_view op);
-  /// Dumps every address on an open socket, grouped by nothing.
-  status dump_addresses(nl::socket& sock, std::string_view op,
+  /// Dumps the addresses of link `index` (every link for 0) on an open
+  /// socket, as (link index, address) pairs.
+  status dump_addresses(nl::socket& sock, std::string_view op, int index,
                         std::vector<std::pair<int, address_info>>& out);
   /// Sends one request that needs only an ack.
   status simple_request(nl::message msg, std::string_view op,

@@ -74,7 +74,7 @@ status netlink_driver::flush_addresses(std::string_view link) {
   if (!found)
     return found.error();
   std::vector<std::pair<int, address_info>> addresses;
-  if (auto st = dump_addresses(**sock, op, addresses); !st)
+  if (auto st = dump_addresses(**sock, op, found->index, addresses); !st)
     return st;
   for (auto& [index, info] : addresses) {
     if (index != found->index)

@@ -139,11 +139,12 @@ message dump_links() {
   return m;
 }
 
-message dump_addresses() {
+message dump_addresses(int index) {
   message m{RTM_GETADDR, NLM_F_DUMP};
   auto* ifa = static_cast<ifaddrmsg*>(
     mnl_nlmsg_put_extra_header(m.header(), sizeof(ifaddrmsg)));
   ifa->ifa_family = AF_UNSPEC;
+  ifa->ifa_index = static_cast<std::uint32_t>(index);
   return m;
 }
 

@@ -40,8 +40,10 @@ message get_link_by_name(std::string_view name);
 message get_link_by_index(int index);
 /// RTM_GETLINK dump of every link.
 message dump_links();
-/// RTM_GETADDR dump of every address (both families).
-message dump_addresses();
+/// RTM_GETADDR dump of every address (both families). With `index` > 0 a
+/// kernel with strict checking (NETLINK_GET_STRICT_CHK) returns only that
+/// link's addresses; others return all, so callers filter again.
+message dump_addresses(int index = 0);
 /// RTM_GETROUTE dump of every route (both families).
 message dump_routes();
 

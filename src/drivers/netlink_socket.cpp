@@ -48,6 +48,10 @@ result<std::unique_ptr<socket>> socket::open(std::string_view op,
     return fail("NETLINK_EXT_ACK");
   if (mnl_socket_setsockopt(sock, NETLINK_CAP_ACK, &one, sizeof(one)) < 0)
     return fail("NETLINK_CAP_ACK");
+  // Strict checking lets the kernel filter address dumps by link (4.20+).
+  // Older kernels refuse the option and return everything; callers filter
+  // again, so failure is harmless.
+  (void)mnl_socket_setsockopt(sock, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
   timeval timeout{receive_timeout_seconds, 0};
   if (setsockopt(mnl_socket_get_fd(sock), SOL_SOCKET, SO_RCVTIMEO, &timeout,
                  sizeof(timeout))

@@ -290,6 +290,9 @@ TEST_CASE("host: add/delete/flush addresses with the spec's idempotence") {
   // Other links keep their addresses.
   REQUIRE_OK(s.drv->add_address("lo", ip("10.253.0.1"), 32));
   REQUIRE_OK(s.drv->add_address("zl-a-b", ip("10.251.0.1"), 26));
+  auto with_own = must_get(*s.drv, "zl-a-b");
+  CHECK(with_own.addresses.size() == 1);
+  CHECK_FALSE(has_address(with_own, "10.253.0.1", 32));
   REQUIRE_OK(s.drv->flush_addresses("zl-a-b"));
   CHECK(has_address(must_get(*s.drv, "lo"), "10.253.0.1", 32));
 }
