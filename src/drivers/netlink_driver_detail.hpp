@@ -22,7 +22,7 @@ inline error link_not_found(std::string_view op, std::string_view name,
                ENODEV,
                str(op),
                str(name),
-               "link '" + str(name) + "' not found in this namespace",
+               "link '" + str(name) + "' not found in current netns",
                std::move(ext_ack)};
 }
 

@@ -201,6 +201,9 @@ TEST_CASE("host: set_link_up/down and set_mtu, missing link is an error") {
   auto missing = s.drv->set_link_up("gone0");
   check_kind(missing, error_kind::not_found);
   CHECK(missing.error().err_no() == ENODEV);
+  // The reference's NotFound text.
+  CHECK(missing.error().what().find("link 'gone0' not found in current netns")
+        != std::string::npos);
   check_kind(s.drv->set_link_down("gone0"), error_kind::not_found);
 
   REQUIRE_OK(s.drv->set_mtu("ha0", 1420));
