@@ -138,10 +138,13 @@ std::optional<ip_address> parse_dns_answer(const std::uint8_t* d,
 
 namespace {
 
-// One query to one server. nullopt: no answer or no record.
+// One query to one server. nullopt: no answer or no record; `answered`
+// tells the two apart.
 std::optional<ip_address> ask(const udp_endpoint& server,
                               const std::string& name, std::uint16_t qtype,
-                              std::chrono::milliseconds timeout) {
+                              std::chrono::milliseconds timeout,
+                              bool& answered) {
+  answered = false;
   auto sock = udp_socket::bind(server.native_family(),
                                {ip_address::any(server.ip.family), 0});
   if (!sock)
@@ -172,6 +175,7 @@ std::optional<ip_address> ask(const udp_endpoint& server,
       continue;
     if (n >= 2 && be16(buf) != id)
       continue;
+    answered = true;
     return parse_dns_answer(buf, static_cast<std::size_t>(n), id, qtype);
   }
 }
@@ -182,10 +186,18 @@ std::optional<ip_address>
 dns_lookup_first(const std::string& name,
                  const std::vector<udp_endpoint>& servers,
                  std::chrono::milliseconds timeout) {
+  // A server that did not answer the A query is not asked for AAAA: an
+  // offline host would otherwise wait out every timeout twice.
+  std::vector<bool> alive(servers.size(), true);
   for (auto qtype : {type_a, type_aaaa})
-    for (const auto& s : servers)
-      if (auto ip = ask(s, name, qtype, timeout))
+    for (std::size_t i = 0; i < servers.size(); ++i) {
+      if (!alive[i])
+        continue;
+      bool answered = false;
+      if (auto ip = ask(servers[i], name, qtype, timeout, answered))
         return ip;
+      alive[i] = answered;
+    }
   return std::nullopt;
 }
 

@@ -132,6 +132,12 @@ TEST_CASE("lookup: CNAME then A, AAAA fallback, NXDOMAIN") {
                             {*dead.local_endpoint(), dns.address()}, 200ms);
   REQUIRE(r.has_value());
   CHECK(r->to_string() == "198.51.100.7");
+
+  // A silent server is waited for once, not again for AAAA.
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK_FALSE(
+    dns_lookup_first("x.test", {*dead.local_endpoint()}, 300ms).has_value());
+  CHECK(std::chrono::steady_clock::now() - t0 < 550ms);
 }
 
 TEST_CASE("bypass resolver falls back to the system resolver") {
