@@ -43,6 +43,29 @@ check "TCP B->A over IPv6 inner, 4 MiB, bytes verified" \
 check "transfer counters are reported" bash -c \
   "ip netns exec $NS_A wg show $IF_A transfer | awk '{ exit !(\$2 > 1000000 && \$3 > 16000000) }'"
 
+# Reconfiguration under load: B changes its listen port and A churns
+# allowed IPs while a transfer runs; A follows B's new port by roaming.
+churn() {
+  local i
+  sleep 0.5
+  for i in 1 2 3 4; do
+    in_b wg set "$IF_B" listen-port $((PORT_B + 100 + i))
+    in_a wg set "$IF_A" peer "$PUB_B" allowed-ips "$IN_B4/32,$IN_B6/128,10.250.$i.0/24"
+    sleep 0.4
+  done
+}
+churn &
+churn_pid=$!
+check "TCP A->B survives listen-port and allowed-ip changes, 32 MiB" \
+  tcp_transfer "$NS_B" "$IN_B4" "$NS_A" 32
+wait "$churn_pid"
+check "A followed B to its new port" bash -c \
+  "[[ \$(ip netns exec $NS_A wg show $IF_A endpoints | awk '{print \$2}') == $OUT_B4:$((PORT_B + 104)) ]]"
+in_b wg set "$IF_B" listen-port $PORT_B
+# A only learns B's port from B's packets, so B speaks first.
+check "ping B->A from B's original port" ping_retry "$NS_B" "$IN_A4"
+check "ping A->B after B returns to its port" ping_ok "$NS_A" "$IN_B4"
+
 # IPv6 outer: A points at B's IPv6 address; B roams to A's IPv6 source.
 in_a wg set "$IF_A" peer "$PUB_B" endpoint "[$OUT_B6]:$PORT_B"
 check "ping A->B over IPv6 outer" ping_retry "$NS_A" "$IN_B4"

@@ -165,14 +165,16 @@ tcp_transfer() { # tcp_transfer SERVER_NS SERVER_ADDR CLIENT_NS MBYTES
   head -c "$((mb << 20))" /dev/urandom >"$WORK/payload"
   local want got
   want=$(sha256sum <"$WORK/payload" | cut -d' ' -f1)
-  ip netns exec "$sns" python3 - "$addr" "$WORK/received.sha" <<'PY' &
+  rm -f "$WORK/listening"
+  ip netns exec "$sns" python3 - "$addr" "$WORK/received.sha" "$WORK/listening" <<'PY' &
 import hashlib, socket, sys
 family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
 srv = socket.socket(family, socket.SOCK_STREAM)
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind((sys.argv[1], 5555))
 srv.listen(1)
-srv.settimeout(20)
+open(sys.argv[3], "w").close()
+srv.settimeout(30)
 conn, _ = srv.accept()
 conn.settimeout(20)
 h = hashlib.sha256()
@@ -183,14 +185,27 @@ while True:
     h.update(data)
 open(sys.argv[2], "w").write(h.hexdigest())
 PY
-  local server=$!
-  sleep 0.5
+  local server=$! i
+  for i in $(seq 300); do
+    [[ -e $WORK/listening ]] && break
+    sleep 0.1
+  done
   ip netns exec "$cns" python3 - "$addr" "$WORK/payload" <<'PY' || return 1
 import socket, sys
 family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
-s = socket.socket(family, socket.SOCK_STREAM)
-s.settimeout(20)
-s.connect((sys.argv[1], 5555))
+import time
+deadline = time.monotonic() + 10
+while True:  # the server may still be starting on a busy machine
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.settimeout(20)
+    try:
+        s.connect((sys.argv[1], 5555))
+        break
+    except ConnectionRefusedError:
+        s.close()
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(0.2)
 with open(sys.argv[2], "rb") as f:
     while True:
         chunk = f.read(1 << 16)
