@@ -69,6 +69,12 @@ public:
   void kill_process(pid_t pid);
   bool pid_alive(pid_t pid) const;
 
+  /// Adds a device the link driver cannot create itself, e.g. the TUN of a
+  /// WireGuard transport (`kind` "tun"), in the initial namespace, so that
+  /// engine tests can address and route through it. `already_exists` if the
+  /// name is taken, `invalid_argument` for a bad name.
+  status add_device(std::string_view name, std::string_view kind, bool up);
+
   /// Which managers look installed (their config directory exists); both
   /// by default.
   void set_manager_installed(std::string_view manager, bool installed);

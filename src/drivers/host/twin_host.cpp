@@ -132,6 +132,21 @@ bool twin_host::pid_alive(pid_t pid) const {
   return core_->processes.contains(pid);
 }
 
+status twin_host::add_device(std::string_view name, std::string_view kind,
+                             bool up) {
+  if (auto st = validate_ifname(name, "add_device"); !st)
+    return st;
+  std::lock_guard<std::mutex> guard{core_->mtx};
+  if (find_link(*core_->root, name) != nullptr)
+    return error::from_errno(EEXIST, "add_device", std::string{name});
+  link dev;
+  dev.name = name;
+  dev.kind = kind;
+  dev.up = up;
+  add_link(*core_->root, std::move(dev));
+  return {};
+}
+
 void twin_host::set_manager_installed(std::string_view manager,
                                       bool installed) {
   std::lock_guard<std::mutex> guard{core_->mtx};

@@ -446,8 +446,9 @@ public:
           }
         }
       }
+      const auto routes = all_routes(ns);
       const route* via = nullptr;
-      for (const auto& have : all_routes(ns)) {
+      for (const auto& have : routes) {
         if (have.info.gateway
             || !contains(have.info.destination, have.info.destination_len,
                          gateway))

@@ -434,3 +434,52 @@ TEST_CASE("the twin is safe to use from many threads") {
     th.join();
   CHECK(l.list_links()->size() == 1);
 }
+
+TEST_CASE("an attach as the engine does it, on the twin") {
+  // The flow of dataplane.md §5.4 with a TUN standing in for the global
+  // device: bridged service side and bridgeless global side.
+  twin_host twin;
+  auto& l = twin.root().links();
+  REQUIRE(twin.add_device("zl-dep-i0-g", "tun", true));
+  REQUIRE(l.add_address("zl-dep-i0-g", ip("10.200.0.1"), 16));
+  CHECK(errno_of(twin.add_device("zl-dep-i0-g", "tun", true)) == EEXIST);
+  REQUIRE(l.create_bridge("zl-dep-i0-web-b"));
+  REQUIRE(l.set_bridge_stp("zl-dep-i0-web-b", false));
+  REQUIRE(l.flush_addresses("zl-dep-i0-web-b"));
+  REQUIRE(l.add_address("zl-dep-i0-web-b", ip("10.200.187.129"), 26));
+  REQUIRE(l.set_link_up("zl-dep-i0-web-b"));
+  REQUIRE(twin.add_process(4242));
+  auto ns = l.pin_netns(netns_spec::of_pid(4242));
+  REQUIRE(ns);
+  for (auto [tag, ifname] : {std::pair{"s", "eth0"}, std::pair{"g", "eth1"}}) {
+    auto host = std::string{"veth-4242-"} + tag;
+    auto peer = std::string{"vc-4242-"} + tag;
+    REQUIRE(l.delete_link(host));
+    REQUIRE(l.delete_link(peer));
+    REQUIRE(l.create_veth_pair(host, peer));
+    REQUIRE(l.move_link_to_netns(peer, **ns, ifname));
+  }
+  auto inside = l.enter_netns(*ns);
+  REQUIRE(inside);
+  REQUIRE((*inside)->add_address("eth0", ip("10.200.187.130"), 26));
+  REQUIRE((*inside)->set_link_up("eth0"));
+  REQUIRE((*inside)->set_link_up("lo"));
+  REQUIRE((*inside)->add_default_route_via_gateway(ip("10.200.187.129")));
+  REQUIRE((*inside)->add_address("eth1", ip("10.200.0.2"), 24));
+  REQUIRE((*inside)->set_link_up("eth1"));
+  REQUIRE(l.set_link_up("veth-4242-s"));
+  REQUIRE(l.set_master("veth-4242-s", "zl-dep-i0-web-b"));
+  REQUIRE(l.set_link_up("veth-4242-g"));
+  REQUIRE(l.replace_route_via_dev(ip("10.200.0.2"), 32, "veth-4242-g",
+                                  ip("10.200.0.1")));
+  CHECK(*l.bridge_member_count("zl-dep-i0-web-b") == 1);
+  // Detach: deleting the host ends removes the pairs and the host route.
+  REQUIRE(l.delete_link("veth-4242-s"));
+  REQUIRE(l.delete_link("veth-4242-g"));
+  CHECK(*l.bridge_member_count("zl-dep-i0-web-b") == 0);
+  CHECK((*inside)->list_links()->size() == 1); // lo only
+  auto routes = l.list_routes();
+  REQUIRE(routes);
+  for (const auto& r : *routes)
+    CHECK(r.device != "veth-4242-g");
+}
