@@ -257,11 +257,11 @@ device::bind_sockets(std::uint16_t port, std::uint32_t mark) const {
   // IPv6; try a few times, as wireguard-go does.
   for (int attempt = 0;; ++attempt) {
     auto socks = std::make_shared<sockets>();
-    auto v4 = udp_socket::bind(AF_INET, port, mark);
+    auto v4 = udp_socket::bind(AF_INET, port, mark, config_.offloads);
     if (!v4 && v4.error().code != EAFNOSUPPORT)
       return v4.error();
     std::uint16_t actual = v4 ? v4->port() : port;
-    auto v6 = udp_socket::bind(AF_INET6, actual, mark);
+    auto v6 = udp_socket::bind(AF_INET6, actual, mark, config_.offloads);
     if (!v6) {
       if (v6.error().code == EADDRINUSE && port == 0 && attempt < 100)
         continue;
@@ -429,7 +429,7 @@ void device::tun_loop() {
 
 void device::udp_loop(std::shared_ptr<sockets> socks, int index) {
   udp_socket& sock = index == 4 ? socks->v4 : socks->v6;
-  udp_recv_batch batch{udp_batch_slots, sock.gro() ? 65536u : 2048u};
+  udp_recv_batch batch{udp_batch_slots, 65536};
   tun_writer writer{tun_->fd(), tun_->features().vnet_hdr};
   auto get = [this] {
     std::shared_lock<std::shared_mutex> guard{socks_mu_};

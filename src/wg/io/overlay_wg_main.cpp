@@ -1,6 +1,11 @@
 // overlay-wg: a standalone userspace WireGuard interface that behaves like
 // `wireguard-go IFNAME`, so wg(8) and wg-quick(8) can drive it
 // (WG_QUICK_USERSPACE_IMPLEMENTATION=overlay-wg).
+//
+// Environment: LOG_LEVEL=verbose|debug|error|silent and
+// WG_PROCESS_FOREGROUND=1 as for wireguard-go; OVERLAY_WG_NO_OFFLOAD=1
+// turns off the TUN and UDP offloads, OVERLAY_WG_SERIAL_CRYPTO=1 keeps the
+// crypto on the reader threads (both for diagnosis and comparison).
 
 #include "wg/io/device.hpp"
 

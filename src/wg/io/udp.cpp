@@ -91,7 +91,7 @@ result<void> udp_socket::set_mark(std::uint32_t fwmark) {
 }
 
 result<udp_socket> udp_socket::bind(int family, std::uint16_t port,
-                                    std::uint32_t fwmark) {
+                                    std::uint32_t fwmark, bool offloads) {
   const char* name = family == AF_INET ? "IPv4" : "IPv6";
   udp_socket sock;
   sock.fd_ = ::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -136,6 +136,8 @@ result<udp_socket> udp_socket::bind(int family, std::uint16_t port,
     = ntohs(family == AF_INET
               ? reinterpret_cast<sockaddr_in*>(&bound.storage)->sin_port
               : reinterpret_cast<sockaddr_in6*>(&bound.storage)->sin6_port);
+  if (!offloads)
+    return sock;
   sock.gro_
     = ::setsockopt(sock.fd_, IPPROTO_UDP, UDP_GRO, &one, sizeof one) == 0;
   int seg = 0;

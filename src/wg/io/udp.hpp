@@ -38,9 +38,10 @@ public:
   ~udp_socket();
 
   /// Binds `family` (AF_INET or AF_INET6) on `port` (0 = ephemeral), with
-  /// big socket buffers, UDP GRO when available and `fwmark` when nonzero.
+  /// big socket buffers, `fwmark` when nonzero and, with `offloads`, UDP
+  /// GRO and GSO when the kernel has them.
   static result<udp_socket> bind(int family, std::uint16_t port,
-                                 std::uint32_t fwmark);
+                                 std::uint32_t fwmark, bool offloads = true);
 
   /// Sets SO_MARK on the socket.
   result<void> set_mark(std::uint32_t fwmark);
