@@ -31,21 +31,51 @@ std::string errno_text(int err) {
   return std::strerror(err);
 }
 
+// The write side of a connection, shared between the I/O thread and the
+// threads that send responses. A response is written straight from the
+// sending thread when nothing is queued before it, which saves a wake-up of
+// the I/O thread per request; the I/O thread only takes over what the
+// socket did not accept at once. Only the I/O thread closes the
+// descriptor, and it does so under `mtx` after setting `fd` to -1, so a
+// sender never writes to a closed (or reused) descriptor.
+struct conn_output {
+  std::mutex mtx;
+  int fd = -1;
+  std::string pending;
+  size_t pos = 0;
+  bool close_when_flushed = false;
+  bool signal_when_closed = false;
+  bool failed = false;
+
+  bool has_pending() const { return pos < pending.size(); }
+
+  // Writes as much as the socket takes without blocking. Caller holds mtx.
+  void write_some() {
+    while (!failed && has_pending()) {
+      auto n = ::send(fd, pending.data() + pos, pending.size() - pos,
+                      MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR)
+          continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+          failed = true;
+        return;
+      }
+      pos += static_cast<size_t>(n);
+    }
+    if (!has_pending()) {
+      pending.clear();
+      pos = 0;
+    }
+  }
+};
+
 struct connection {
   int fd = -1;
   ipc::frame_decoder decoder;
-  std::string out;
-  size_t out_pos = 0;
+  std::shared_ptr<conn_output> out;
   bool reading = true;
-  bool close_when_flushed = false;
-  bool signal_when_closed = false;
   uint32_t events = 0;
-};
-
-struct pending_write {
-  conn_id conn;
-  std::string bytes;
-  after_write then;
 };
 
 } // namespace
@@ -60,8 +90,15 @@ struct socket_server::impl {
   std::atomic<size_t> open{0};
   socket_handlers handlers;
 
+  // Connections whose output the I/O thread must look at, and shutdown
+  // signals for connections that were already gone.
   std::mutex queue_mtx;
-  std::vector<pending_write> queue;
+  std::vector<conn_id> attention;
+  size_t orphan_signals = 0;
+
+  // The write sides, for senders on other threads.
+  std::mutex outputs_mtx;
+  std::unordered_map<conn_id, std::shared_ptr<conn_output>> outputs;
 
   // I/O thread only.
   std::unordered_map<conn_id, connection> conns;
@@ -75,6 +112,11 @@ struct socket_server::impl {
         ::close(fd);
   }
 
+  void wake() {
+    uint64_t one = 1;
+    [[maybe_unused]] auto r = ::write(wake_fd, &one, sizeof(one));
+  }
+
   void set_events(connection& c, conn_id id, uint32_t events) {
     if (c.events == events)
       return;
@@ -85,22 +127,22 @@ struct socket_server::impl {
     c.events = events;
   }
 
-  void update_events(connection& c, conn_id id) {
-    uint32_t ev = 0;
-    if (c.reading)
-      ev |= EPOLLIN;
-    if (c.out_pos < c.out.size())
-      ev |= EPOLLOUT;
-    set_events(c, id, ev);
-  }
-
   void close_conn(conn_id id) {
     auto i = conns.find(id);
     if (i == conns.end())
       return;
-    bool signal = i->second.signal_when_closed;
-    ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, i->second.fd, nullptr);
-    ::close(i->second.fd);
+    bool signal = false;
+    {
+      std::lock_guard<std::mutex> guard{outputs_mtx};
+      outputs.erase(id);
+    }
+    {
+      std::lock_guard<std::mutex> guard{i->second.out->mtx};
+      signal = i->second.out->signal_when_closed;
+      i->second.out->fd = -1;
+      ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, i->second.fd, nullptr);
+      ::close(i->second.fd);
+    }
     conns.erase(i);
     open.fetch_sub(1);
     if (handlers.on_gone)
@@ -109,11 +151,41 @@ struct socket_server::impl {
       handlers.on_shutdown_sent();
   }
 
+  // Flushes what senders left behind, registers for writability when the
+  // socket is full, and closes once a requested close is due.
+  void service_output(conn_id id) {
+    auto i = conns.find(id);
+    if (i == conns.end())
+      return;
+    auto& c = i->second;
+    bool close_now = false;
+    bool want_out = false;
+    {
+      std::lock_guard<std::mutex> guard{c.out->mtx};
+      c.out->write_some();
+      if (c.out->failed) {
+        spdlog::warn("ipc connection {}: write failed; closing it", id);
+        close_now = true;
+      } else if (c.out->has_pending()) {
+        want_out = true;
+      } else if (c.out->close_when_flushed) {
+        close_now = true;
+      }
+      if (c.out->close_when_flushed)
+        c.reading = false; // nothing more is read from a closing connection
+    }
+    if (close_now) {
+      close_conn(id);
+      return;
+    }
+    set_events(c, id, (c.reading ? EPOLLIN : 0u) | (want_out ? EPOLLOUT : 0u));
+  }
+
   void end_reading(conn_id id, connection& c, std::string error) {
     if (!c.reading)
       return;
     c.reading = false;
-    update_events(c, id);
+    set_events(c, id, c.events & ~static_cast<uint32_t>(EPOLLIN));
     if (!error.empty())
       spdlog::warn("ipc connection {}: {}; closing it", id, error);
     if (handlers.on_end)
@@ -144,12 +216,18 @@ struct socket_server::impl {
       connection c;
       c.fd = fd;
       c.events = EPOLLIN;
+      c.out = std::make_shared<conn_output>();
+      c.out->fd = fd;
       epoll_event ev{};
       ev.events = EPOLLIN;
       ev.data.u64 = id;
       if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
         ::close(fd);
         continue;
+      }
+      {
+        std::lock_guard<std::mutex> guard{outputs_mtx};
+        outputs.emplace(id, c.out);
       }
       conns.emplace(id, std::move(c));
       open.fetch_add(1);
@@ -194,66 +272,62 @@ struct socket_server::impl {
     }
   }
 
-  // Writes what is queued; closes when asked to and everything is out.
-  void flush(conn_id id) {
-    auto i = conns.find(id);
-    if (i == conns.end())
-      return;
-    auto& c = i->second;
-    while (c.out_pos < c.out.size()) {
-      auto n = ::send(c.fd, c.out.data() + c.out_pos, c.out.size() - c.out_pos,
-                      MSG_NOSIGNAL);
-      if (n < 0) {
-        if (errno == EINTR)
-          continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          update_events(c, id);
-          return;
-        }
-        spdlog::warn("ipc connection {}: write failed: {}; closing it", id,
-                     errno_text(errno));
-        close_conn(id);
-        return;
-      }
-      c.out_pos += static_cast<size_t>(n);
-    }
-    c.out.clear();
-    c.out_pos = 0;
-    if (c.close_when_flushed) {
-      close_conn(id);
-      return;
-    }
-    update_events(c, id);
-  }
-
   void drain_queue() {
     uint64_t ticks;
     [[maybe_unused]] auto r = ::read(wake_fd, &ticks, sizeof(ticks));
-    std::vector<pending_write> items;
+    std::vector<conn_id> ids;
+    size_t signals = 0;
     {
       std::lock_guard<std::mutex> guard{queue_mtx};
-      items.swap(queue);
+      ids.swap(attention);
+      std::swap(signals, orphan_signals);
     }
-    for (auto& w : items) {
-      auto i = conns.find(w.conn);
-      if (i == conns.end()) {
-        if (w.then == after_write::close_and_signal
-            && handlers.on_shutdown_sent)
-          handlers.on_shutdown_sent();
-        continue;
-      }
-      auto& c = i->second;
-      if (c.close_when_flushed)
-        continue; // Nothing may follow a close.
-      c.out.append(w.bytes);
-      if (w.then != after_write::keep_open) {
-        c.close_when_flushed = true;
-        c.signal_when_closed = w.then == after_write::close_and_signal;
-        // Nothing more is read from a connection that is being closed.
-        c.reading = false;
-      }
-      flush(w.conn);
+    for (auto id : ids)
+      service_output(id);
+    for (; signals > 0; --signals)
+      if (handlers.on_shutdown_sent)
+        handlers.on_shutdown_sent();
+  }
+
+  void send(conn_id conn, std::string bytes, after_write then) {
+    std::shared_ptr<conn_output> out;
+    {
+      std::lock_guard<std::mutex> guard{outputs_mtx};
+      if (auto i = outputs.find(conn); i != outputs.end())
+        out = i->second;
     }
+    bool need_io_thread = false;
+    if (out) {
+      std::lock_guard<std::mutex> guard{out->mtx};
+      if (out->fd < 0 || out->close_when_flushed) {
+        // Gone, or nothing may follow a close.
+        need_io_thread = then == after_write::close_and_signal;
+        out = nullptr;
+      } else {
+        out->pending.append(bytes);
+        if (then != after_write::keep_open) {
+          out->close_when_flushed = true;
+          out->signal_when_closed = then == after_write::close_and_signal;
+        }
+        // Write right here if nothing is queued before these bytes.
+        if (out->pending.size() == bytes.size())
+          out->write_some();
+        need_io_thread
+          = out->failed || out->has_pending() || out->close_when_flushed;
+      }
+    } else {
+      need_io_thread = then == after_write::close_and_signal;
+    }
+    if (!need_io_thread)
+      return;
+    {
+      std::lock_guard<std::mutex> guard{queue_mtx};
+      if (out)
+        attention.push_back(conn);
+      else
+        ++orphan_signals;
+    }
+    wake();
   }
 
   void loop() {
@@ -293,7 +367,7 @@ struct socket_server::impl {
           if (ev & EPOLLIN)
             read_conn(token);
           if (ev & EPOLLOUT)
-            flush(token);
+            service_output(token);
           if (ev & (EPOLLERR | EPOLLHUP)) {
             // Both directions are dead: nothing can be delivered any more.
             auto i = conns.find(token);
@@ -350,12 +424,7 @@ void socket_server::start(socket_handlers handlers) {
 }
 
 void socket_server::send(conn_id conn, std::string bytes, after_write then) {
-  {
-    std::lock_guard<std::mutex> guard{impl_->queue_mtx};
-    impl_->queue.push_back({conn, std::move(bytes), then});
-  }
-  uint64_t one = 1;
-  [[maybe_unused]] auto r = ::write(impl_->wake_fd, &one, sizeof(one));
+  impl_->send(conn, std::move(bytes), then);
 }
 
 void socket_server::stop() {
@@ -365,9 +434,16 @@ void socket_server::stop() {
   [[maybe_unused]] auto r = ::write(impl_->wake_fd, &one, sizeof(one));
   if (impl_->thread.joinable())
     impl_->thread.join();
-  for (auto& [id, c] : impl_->conns)
+  for (auto& [id, c] : impl_->conns) {
+    std::lock_guard<std::mutex> guard{c.out->mtx};
+    c.out->fd = -1;
     ::close(c.fd);
+  }
   impl_->conns.clear();
+  {
+    std::lock_guard<std::mutex> guard{impl_->outputs_mtx};
+    impl_->outputs.clear();
+  }
   impl_->open.store(0);
   impl_->handlers = socket_handlers{};
 }
