@@ -1,6 +1,7 @@
 #include "actors/system_config.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <thread>
@@ -8,6 +9,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/atom.hpp>
 #include <caf/message.hpp>
+#include <caf/timespan.hpp>
 
 #include "actors/atoms.hpp"
 #include "actors/errors.hpp"
@@ -18,6 +20,13 @@ void configure(caf::actor_system_config& cfg, std::size_t workers) {
   if (workers == 0)
     workers = std::max<std::size_t>(2, std::thread::hardware_concurrency());
   cfg.set("scheduler.max-threads", static_cast<int64_t>(workers));
+  // An idle CAF 0.17 worker polls its queue with uninterruptible sleeps
+  // (50 us by default) before it blocks, so a request arriving from the
+  // socket thread waited up to that long. Shorter sleeps cut the hop; the
+  // polling phase stays bounded (500 rounds), then the worker blocks and an
+  // enqueue wakes it.
+  cfg.set("work-stealing.moderate-sleep-duration",
+          caf::timespan{std::chrono::microseconds(5)});
   cfg.add_message_types<caf::id_block::overlayd>();
   cfg.add_error_category(
     caf::atom("overlayd"),
