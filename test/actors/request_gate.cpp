@@ -1,5 +1,6 @@
 // Unit tests for the supervisor's ordering bookkeeping (design §3).
 #include "actors/request_gate.hpp"
+#include "actors/request_resource.hpp"
 #include "actors/response_sequencer.hpp"
 
 #include <doctest/doctest.h>
@@ -103,4 +104,36 @@ TEST_CASE("the sequencer releases outputs in reservation order") {
   // Stale and unreserved slots are ignored.
   CHECK(seq.fill(s0, "again").empty());
   CHECK(seq.fill(99, "never").empty());
+}
+
+TEST_CASE("each request holds the resource design §3 names") {
+  using overlayd::actors::resource_of;
+  namespace req = overlayd::ipc::req;
+  namespace ipc = overlayd::ipc;
+  auto ip = *overlayd::net::ip_address::parse("10.200.0.5");
+  CHECK(resource_of(req::status{}) == resource::unordered());
+  CHECK(resource_of(req::nat_status{}) == resource::unordered());
+  CHECK(resource_of(req::shutdown{}) == resource::global());
+  CHECK(resource_of(req::teardown_global_overlay{}) == resource::global());
+  CHECK(resource_of(req::prune_orphan_bridges{}) == resource::global());
+  CHECK(resource_of(req::set_local_node_id{7}) == resource::named("node"));
+  CHECK(resource_of(req::allocate_ip{"web", false})
+        == resource::named("service:web"));
+  CHECK(resource_of(req::setup_service_overlay{"web", {}})
+        == resource::named("service:web"));
+  CHECK(resource_of(req::release_ip{ip}) == resource::named("ip:10.200.0.5"));
+  CHECK(resource_of(req::detach_container{ipc::linux_pid_handle{42}})
+        == resource::named("container:pid:42"));
+  CHECK(resource_of(req::register_dns{"a.overlay", ip})
+        == resource::named("dns:a.overlay"));
+  // Global peers are ordered per key; service peers with their service, so
+  // a peer added right after a dedicated setup sees the device.
+  ipc::peer_spec p;
+  p.public_key = "K";
+  CHECK(resource_of(req::add_peer{p, ipc::peer_scope::global()})
+        == resource::named("peer:K"));
+  CHECK(resource_of(req::remove_peer{"K", ipc::peer_scope::of_service("db")})
+        == resource::named("service:db"));
+  CHECK(resource_of(req::add_allowed_ip{"K", "10.0.0.0/8", {}})
+        == resource::named("peer:K"));
 }
