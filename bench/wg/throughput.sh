@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # WireGuard data-plane benchmark (not a test): two namespaces joined by a
 # veth pair, the same implementation on both sides, configured with wg(8).
-# Measures iperf3 single-stream TCP (10 s), iperf3 UDP and ping RTT for
+# Measures iperf3 single-stream TCP (10 s), iperf3 UDP and the median ping
+# RTT (200 pings, measured first, on an idle tunnel) for
 # overlay-wg and Debian's wireguard-go, alternating them in one run, and
 # prints Mbit/s with the overlay-wg / wireguard-go ratio.
 #
@@ -52,6 +53,11 @@ json_field() { # json_field FILE PYTHON-EXPR-ON-d
 measure() { # measure IMPL LABEL -> appends a row to $WORK/rows
   local impl=$1 label=$2
   start_pair "$impl" || { echo "$label: tunnel did not come up"; return 1; }
+  local rtt
+  # The median resists the scheduling spikes of a shared machine.
+  rtt=$(in_a ping -c 200 -i 0.01 "$IN_B4" \
+    | sed -n 's/.*time=\([0-9.]*\) ms/\1/p' | sort -n \
+    | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
   in_b iperf3 -s -D -1 -B "$IN_B4" >/dev/null
   sleep 0.3
   in_a iperf3 -c "$IN_B4" -t "$DURATION" -J >"$WORK/tcp.json"
@@ -64,8 +70,6 @@ measure() { # measure IMPL LABEL -> appends a row to $WORK/rows
   local udp loss
   udp=$(json_field "$WORK/udp.json" 'round(d["end"]["sum"]["bits_per_second"]*(1-d["end"]["sum"]["lost_percent"]/100)/1e6)')
   loss=$(json_field "$WORK/udp.json" 'round(d["end"]["sum"]["lost_percent"],1)')
-  local rtt
-  rtt=$(in_a ping -q -c 50 -i 0.02 "$IN_B4" | awk -F/ '/^rtt/ { print $5 }')
   printf '%s %s %s %s %s\n' "$label" "$tcp" "$udp" "$loss" "$rtt" \
     >>"$WORK/rows"
   stop_impl
@@ -90,8 +94,11 @@ for line in open(sys.argv[1]):
     rows.setdefault(label, []).append((float(tcp), float(udp), float(loss), float(rtt)))
 def mean(label, i):
     return statistics.mean(r[i] for r in rows[label])
+print("\nper run (label TCP UDP loss% RTT):")
+for line in open(sys.argv[1]):
+    print("  " + line.strip())
 print()
-print(f"| implementation | TCP Mbit/s | UDP Mbit/s (loss %) | ping RTT ms | runs |")
+print(f"| implementation | TCP Mbit/s | UDP Mbit/s (loss %) | median ping RTT ms | runs |")
 print(f"|---|---|---|---|---|")
 for label in ("wireguard-go", "overlay-wg"):
     if label in rows:
