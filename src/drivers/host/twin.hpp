@@ -27,6 +27,8 @@ struct twin_fault {
   std::optional<error> fail;
   /// How many calls it applies to; negative means until cleared.
   int times = -1;
+  /// Only calls on this object (link name, sysctl key); empty: any call.
+  std::string object = {};
 };
 
 /// An in-memory machine that behaves like the kernel and host tools for

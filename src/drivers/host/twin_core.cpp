@@ -44,14 +44,15 @@ std::shared_ptr<netns> core::make_netns() {
   return ns;
 }
 
-std::optional<error> core::enter(std::string_view op) {
+std::optional<error> core::enter(std::string_view op, std::string_view object) {
   twin_fault fault;
   bool found = false;
   {
     std::lock_guard<std::mutex> guard{mtx};
     ++calls[std::string{op}];
     auto it = faults.find(op);
-    if (it != faults.end() && it->second.times != 0) {
+    if (it != faults.end() && it->second.times != 0
+        && (it->second.object.empty() || it->second.object == object)) {
       fault = it->second;
       found = true;
       if (it->second.times > 0)

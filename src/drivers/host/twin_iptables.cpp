@@ -277,12 +277,12 @@ public:
   }
 
   status ensure_overlay_subnet_rules(std::string_view cidr) override {
-    if (auto f = core_->enter("ensure_overlay_subnet_rules"))
+    if (auto f = core_->enter("ensure_overlay_subnet_rules", cidr))
       return *f;
     return impl_.ensure_overlay_subnet_rules(cidr);
   }
   status ensure_overlay_masquerade(std::string_view cidr) override {
-    if (auto f = core_->enter("ensure_overlay_masquerade"))
+    if (auto f = core_->enter("ensure_overlay_masquerade", cidr))
       return *f;
     return impl_.ensure_overlay_masquerade(cidr);
   }
@@ -301,7 +301,7 @@ public:
                                  const std::vector<ip_address>& peers,
                                  const ip_address& node_ip,
                                  std::string_view cidr) override {
-    if (auto f = core_->enter("ensure_member_isolation"))
+    if (auto f = core_->enter("ensure_member_isolation", network))
       return *f;
     return impl_.ensure_member_isolation(network, member, peers, node_ip, cidr);
   }
@@ -310,7 +310,7 @@ public:
                                  const std::vector<ip_address>& remaining,
                                  const ip_address& node_ip,
                                  std::string_view cidr) override {
-    if (auto f = core_->enter("remove_member_isolation"))
+    if (auto f = core_->enter("remove_member_isolation", network))
       return *f;
     return impl_.remove_member_isolation(network, member, remaining, node_ip,
                                          cidr);

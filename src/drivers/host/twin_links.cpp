@@ -628,7 +628,7 @@ private:
   /// veths whose peer died, then `body`.
   template <class T, class F>
   result<T> with(std::string_view op, std::string_view object, F&& body) {
-    if (auto f = core_->enter(op))
+    if (auto f = core_->enter(op, object))
       return *f;
     std::lock_guard<std::mutex> guard{core_->mtx};
     if (origin_ && !origin_->origin_alive_locked())

@@ -90,9 +90,10 @@ struct core {
   /// A fresh namespace with `lo` (down) and default sysctls.
   std::shared_ptr<netns> make_netns();
 
-  /// Counts the call, then applies its fault: sleeps (without the lock) and
-  /// returns the injected error, if any. Call without holding `mtx`.
-  std::optional<error> enter(std::string_view op);
+  /// Counts the call, then applies its fault (if the fault names no object
+  /// or this `object`): sleeps (without the lock) and returns the injected
+  /// error, if any. Call without holding `mtx`.
+  std::optional<error> enter(std::string_view op, std::string_view object = {});
 };
 
 // -- helpers shared by the twin's parts (call with `mtx` held) -------------

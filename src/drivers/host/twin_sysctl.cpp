@@ -80,7 +80,7 @@ public:
   }
 
   result<std::string> read(std::string_view key) override {
-    if (auto f = core_->enter("read_sysctl"))
+    if (auto f = core_->enter("read_sysctl", key))
       return *f;
     auto path = sysctl_key_to_path(key);
     if (!path)
@@ -94,7 +94,7 @@ public:
   }
 
   status write(std::string_view key, std::string_view value) override {
-    if (auto f = core_->enter("write_sysctl"))
+    if (auto f = core_->enter("write_sysctl", key))
       return *f;
     auto path = sysctl_key_to_path(key);
     if (!path)

@@ -483,3 +483,25 @@ TEST_CASE("an attach as the engine does it, on the twin") {
   for (const auto& r : *routes)
     CHECK(r.device != "veth-4242-g");
 }
+
+TEST_CASE("a fault can target one object only") {
+  twin_host twin;
+  twin_fault fault;
+  fault.fail
+    = error{error_kind::namespace_gone, 0, "create_veth_pair", "veth-9-s"};
+  fault.object = "veth-9-s";
+  twin.inject("create_veth_pair", fault);
+  auto& l = twin.root().links();
+  CHECK(l.create_veth_pair("veth-8-s", "vc-8-s"));
+  CHECK(kind_of(l.create_veth_pair("veth-9-s", "vc-9-s"))
+        == error_kind::namespace_gone);
+  twin_fault slow_key;
+  slow_key.latency = std::chrono::milliseconds{300};
+  slow_key.object = "net.ipv4.ip_forward";
+  twin.inject("write_sysctl", slow_key);
+  auto start = std::chrono::steady_clock::now();
+  CHECK(twin.root().sysctls().write("net.ipv6.conf.veth-8-s.forwarding", "1"));
+  CHECK(std::chrono::steady_clock::now() - start < 250ms);
+  CHECK(twin.root().sysctls().write("net.ipv4.ip_forward", "1"));
+  CHECK(std::chrono::steady_clock::now() - start >= 300ms);
+}
