@@ -322,6 +322,55 @@ remove_subnet_rules
 remove_isolation
 remove_masquerade
 )"},
+    {"the engine's attach, detach and teardown", R"(
+# setup_service_overlay (dataplane.md 5.3)
+create_bridge zl-dep-i0-web-b
+set_bridge_stp zl-dep-i0-web-b 0
+flush_addresses zl-dep-i0-web-b
+add_address zl-dep-i0-web-b 10.200.187.129/26
+set_link_up zl-dep-i0-web-b
+# attach_to_interface (5.4), service side
+pin c1
+delete_link veth-42-s
+delete_link vc-42-s
+create_veth_pair veth-42-s vc-42-s
+move_link vc-42-s c1 eth0
+enter c1
+@c1 add_address eth0 10.200.187.130/26
+@c1 set_link_up eth0
+@c1 set_link_up lo
+@c1 add_default_route 10.200.187.129
+set_link_up veth-42-s
+set_master veth-42-s zl-dep-i0-web-b
+read_sysctl net.ipv4.ip_forward
+write_sysctl net.ipv4.ip_forward 1
+write_sysctl net.ipv6.conf.veth-42-s.forwarding 1
+write_sysctl net.ipv6.conf.zl-dep-i0-web-b.forwarding 1
+# global side: no bridge, a host route through the veth
+create_veth_pair veth-42-g vc-42-g
+move_link vc-42-g c1 eth1
+@c1 add_address eth1 10.200.0.2/24
+@c1 set_link_up eth1
+set_link_up veth-42-g
+replace_route 10.200.0.2/32 veth-42-g 10.200.187.129
+dump
+# attaching the same container again: the default route exists
+create_veth_pair veth-42-x vc-42-x
+move_link vc-42-x c1 eth2
+@c1 add_address eth2 10.200.187.131/26
+@c1 add_default_route 10.200.187.129
+delete_link veth-42-x
+# detach (5.5) and teardown (5.7): routes, veths, bridges, sysctls
+delete_link veth-42-s
+delete_link veth-42-g
+delete_link veth-42-s
+bridge_member_count zl-dep-i0-web-b
+delete_route 10.200.0.2/32 veth-42-g
+write_sysctl net.ipv4.ip_forward 0
+write_sysctl net.ipv6.conf.veth-42-s.forwarding 0
+write_sysctl net.ipv6.conf.zl-dep-i0-web-b.forwarding 0
+delete_link zl-dep-i0-web-b
+)"},
     {"drop-ins", R"(
 mark_unmanaged
 mark_unmanaged
