@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <sys/epoll.h>
@@ -54,6 +55,8 @@ struct allocation {
   udp_socket sock;
   udp_endpoint relay_addr;
   std::vector<ip_address> permissions; // unmapped IPs, port ignored
+  // Our address the client sends to (IP_PKTINFO), the source of replies.
+  std::optional<ip_address> client_local;
   std::uint32_t lifetime_secs = 0;
   clock::time_point refreshed_at;
   std::uint64_t token = 0;
@@ -86,7 +89,15 @@ struct relay_server::loop {
   counters stats;
   rp::auth_key key{};
   udp_endpoint external;
-  ip_address bind_ip;
+  ip_address bind_ip; // relay sockets
+  // The main socket is a wildcard: learn each datagram's destination and
+  // answer from it (a multi-homed relay would otherwise pick the route's
+  // source, which the client's NAT drops).
+  bool pktinfo = false;
+  std::optional<ip_address> cur_local; // of the datagram being handled
+  alignas(cmsghdr) std::uint8_t in_ctl[batch][64];
+  alignas(cmsghdr) std::uint8_t out_ctl[batch][64];
+  alignas(cmsghdr) std::uint8_t reply_ctl[64];
   udp_socket main;
   fd_closer ep, ev;
   std::map<rp::allocation_id, std::unique_ptr<allocation>> by_id;
@@ -125,17 +136,87 @@ struct relay_server::loop {
       opts.log(m);
   }
 
+  // Writes a source-address cmsg for the main socket into `buf`; returns
+  // its length (0: none needed).
+  std::size_t source_cmsg(std::uint8_t* buf,
+                          const std::optional<ip_address>& src) const {
+    if (!pktinfo || !src)
+      return 0;
+    msghdr h{};
+    h.msg_control = buf;
+    if (main.family() == AF_INET) {
+      h.msg_controllen = CMSG_SPACE(sizeof(in_pktinfo));
+      cmsghdr* c = CMSG_FIRSTHDR(&h);
+      c->cmsg_level = IPPROTO_IP;
+      c->cmsg_type = IP_PKTINFO;
+      c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+      in_pktinfo info{};
+      std::memcpy(&info.ipi_spec_dst, src->unmapped().bytes.data(), 4);
+      std::memcpy(CMSG_DATA(c), &info, sizeof info);
+    } else {
+      h.msg_controllen = CMSG_SPACE(sizeof(in6_pktinfo));
+      cmsghdr* c = CMSG_FIRSTHDR(&h);
+      c->cmsg_level = IPPROTO_IPV6;
+      c->cmsg_type = IPV6_PKTINFO;
+      c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
+      in6_pktinfo info{};
+      std::memcpy(&info.ipi6_addr, src->mapped().bytes.data(), 16);
+      std::memcpy(CMSG_DATA(c), &info, sizeof info);
+    }
+    return h.msg_controllen;
+  }
+
+  // The destination address of received datagram `i` on the main socket.
+  std::optional<ip_address> local_of(int i) {
+    if (!pktinfo)
+      return std::nullopt;
+    msghdr& h = in_msgs[i].msg_hdr;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
+      if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+        in_pktinfo info;
+        std::memcpy(&info, CMSG_DATA(c), sizeof info);
+        ip_address ip;
+        std::memcpy(ip.bytes.data(), &info.ipi_addr, 4);
+        return ip;
+      }
+      if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+        in6_pktinfo info;
+        std::memcpy(&info, CMSG_DATA(c), sizeof info);
+        ip_address ip;
+        ip.family = ip_address::family_t::v6;
+        std::memcpy(ip.bytes.data(), &info.ipi6_addr, 16);
+        return ip.unmapped();
+      }
+    }
+    return std::nullopt;
+  }
+
   void reply(rp::msg_type t, std::span<const std::uint8_t> payload,
              const udp_endpoint& to) {
     auto m = rp::build_control(t, payload, key);
-    (void)main.send_to(m, to);
+    sockaddr_storage ss;
+    socklen_t alen = to.to_sockaddr(ss, main.family());
+    if (alen == 0)
+      return;
+    iovec iov{m.data(), m.size()};
+    msghdr h{};
+    h.msg_name = &ss;
+    h.msg_namelen = alen;
+    h.msg_iov = &iov;
+    h.msg_iovlen = 1;
+    if (std::size_t n = source_cmsg(reply_ctl, cur_local)) {
+      h.msg_control = reply_ctl;
+      h.msg_controllen = n;
+    }
+    (void)::sendmsg(main.fd(), &h, MSG_NOSIGNAL | MSG_DONTWAIT);
   }
 
   // ---- output batching ----------------------------------------------------
 
   void queue(int fd, const udp_endpoint& to, int sock_family,
              const std::uint8_t* hdr, std::size_t hdr_len,
-             std::span<const std::uint8_t> raw) {
+             std::span<const std::uint8_t> raw,
+             const std::optional<ip_address>& src = std::nullopt) {
     int i = out_n;
     socklen_t alen = to.to_sockaddr(out_addr[i], sock_family);
     if (alen == 0) {
@@ -153,6 +234,11 @@ struct relay_server::loop {
     out_msgs[i].msg_hdr.msg_namelen = alen;
     out_msgs[i].msg_hdr.msg_iov = out_iov[i];
     out_msgs[i].msg_hdr.msg_iovlen = niov;
+    if (fd == main.fd())
+      if (std::size_t n = source_cmsg(out_ctl[i], src)) {
+        out_msgs[i].msg_hdr.msg_control = out_ctl[i];
+        out_msgs[i].msg_hdr.msg_controllen = n;
+      }
     out_fd[i] = fd;
     ++out_n;
   }
@@ -188,6 +274,9 @@ struct relay_server::loop {
       in_msgs[i].msg_hdr.msg_iov = &in_iov[i];
       in_msgs[i].msg_hdr.msg_iovlen = 1;
       in_msgs[i].msg_hdr.msg_flags = 0;
+      bool ctl = pktinfo && fd == main.fd();
+      in_msgs[i].msg_hdr.msg_control = ctl ? in_ctl[i] : nullptr;
+      in_msgs[i].msg_hdr.msg_controllen = ctl ? sizeof in_ctl[i] : 0;
     }
     int n = ::recvmmsg(fd, in_msgs, batch, MSG_DONTWAIT, nullptr);
     return n < 0 ? 0 : n;
@@ -255,6 +344,7 @@ struct relay_server::loop {
     auto a = std::make_unique<allocation>();
     randombytes_buf(a->id.data(), a->id.size());
     a->client = from;
+    a->client_local = cur_local;
     a->relay_addr = {external.ip, local->port};
     a->lifetime_secs = static_cast<std::uint32_t>(opts.lifetime.count());
     a->refreshed_at = clock::now();
@@ -299,9 +389,9 @@ struct relay_server::loop {
     allocation* a = owned(p.first(16), from);
     if (!a)
       return;
-    ip_address ip = peer->addr.ip.unmapped();
-    if (!a->permits(ip))
-      a->permissions.push_back(ip);
+    a->client_local = cur_local;
+    if (!a->permits(peer->addr.ip.unmapped()))
+      a->permissions.emplace_back(peer->addr.ip.unmapped());
     reply(rp::msg_type::permission_resp, {}, from);
   }
 
@@ -312,6 +402,7 @@ struct relay_server::loop {
     if (!a)
       return;
     std::uint32_t lifetime = rp::read_be32(&p[16]);
+    a->client_local = cur_local;
     a->lifetime_secs = lifetime;
     a->refreshed_at = clock::now();
     reply(rp::msg_type::refresh_resp, rp::lifetime_payload(lifetime), from);
@@ -398,7 +489,7 @@ struct relay_server::loop {
     }
     bump(stats.to_client_packets);
     bump(stats.to_client_bytes, raw.size());
-    queue(main.fd(), dst.client, main.family(), hdr, h, raw);
+    queue(main.fd(), dst.client, main.family(), hdr, h, raw, dst.client_local);
   }
 
   void read_main() {
@@ -408,6 +499,7 @@ struct relay_server::loop {
         auto from = udp_endpoint::from_sockaddr(
                       reinterpret_cast<sockaddr*>(&in_addr[i]))
                       .unmapped();
+        cur_local = local_of(i);
         on_main_datagram({bufs.data() + i * slot_stride, in_msgs[i].msg_len},
                          from);
       }
@@ -438,7 +530,8 @@ struct relay_server::loop {
         }
         bump(stats.to_client_packets);
         bump(stats.to_client_bytes, raw.size());
-        queue(main.fd(), a->client, main.family(), hdr, h, raw);
+        queue(main.fd(), a->client, main.family(), hdr, h, raw,
+              a->client_local);
       }
       flush();
       if (n < batch)
@@ -493,21 +586,31 @@ result<udp_endpoint> relay_server::start() {
   auto l = std::make_unique<loop>(options_, sessions_);
   l->external = *external;
   int family = external->ip.is_v4() ? AF_INET : AF_INET6;
-  // A wildcard socket answers from whatever source the route picks, which
-  // on a multi-homed host is not the address clients (and their NAT's
-  // conntrack) expect. So bind the external address itself when it is
-  // local; otherwise (1:1 NAT) fall back to the wildcard, as the reference.
-  result<udp_socket> main = result<udp_socket>::failure("not bound");
+  // The main socket listens on every address, as the reference's does, but
+  // answers from the address each client sent to (IP_PKTINFO): from a
+  // wildcard socket the route would pick the source, and on a multi-homed
+  // relay the client's NAT would drop such replies. Relay sockets bind the
+  // external address itself when it is local, so what they send comes from
+  // the advertised relay address; otherwise (1:1 NAT) the wildcard.
+  ip_address main_ip = options_.bind_ip ? *options_.bind_ip
+                                        : ip_address::any(external->ip.family);
   if (options_.bind_ip) {
     l->bind_ip = *options_.bind_ip;
   } else {
-    l->bind_ip = external->ip;
-    main = udp_socket::bind(family, {l->bind_ip, options_.config.listen_port});
-    if (!main)
-      l->bind_ip = ip_address::any(external->ip.family);
+    auto probe = udp_socket::bind(family, {external->ip, 0});
+    l->bind_ip = probe ? external->ip : ip_address::any(external->ip.family);
   }
-  if (!main)
-    main = udp_socket::bind(family, {l->bind_ip, options_.config.listen_port});
+  auto main = udp_socket::bind(family, {main_ip, options_.config.listen_port});
+  if (main && main_ip.is_unspecified()) {
+    int on = 1;
+    l->pktinfo
+      = family == AF_INET
+          ? ::setsockopt(main->fd(), IPPROTO_IP, IP_PKTINFO, &on, sizeof on)
+              == 0
+          : ::setsockopt(main->fd(), IPPROTO_IPV6, IPV6_RECVPKTINFO, &on,
+                         sizeof on)
+              == 0;
+  }
   if (!main)
     return r::failure("TURN relay error: Failed to bind relay server: "
                       + main.error());

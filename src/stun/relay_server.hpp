@@ -25,8 +25,10 @@ struct relay_server_options {
   // plus this slack is reaped, so vanished clients stop holding sessions.
   // Rust clients refresh unreliably, hence the generous default.
   std::chrono::seconds expiry_slack{300};
-  // Default: external_addr's IP when it is local, else the wildcard of
-  // its family (the reference always binds the wildcard).
+  // Default: the main socket listens on the wildcard of external_addr's
+  // family (as the reference) and replies from each request's destination
+  // address; relay sockets bind external_addr's IP when it is local. Set
+  // to bind both to one address instead.
   std::optional<ip_address> bind_ip;
   // SO_RCVBUF/SO_SNDBUF of every socket (0 = kernel default).
   int socket_buffer_bytes = 4 << 20;

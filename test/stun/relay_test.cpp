@@ -510,3 +510,35 @@ TEST_CASE("clients of one relay reach each other without a hairpin") {
   REQUIRE(back.has_value());
   CHECK(rp::parse_data(back->first)->peer == rb.relay_addr);
 }
+
+TEST_CASE("replies leave from the address the client sent to") {
+  // Without IP_PKTINFO a wildcard socket would answer 127.0.0.1 clients
+  // from 127.0.0.1 whatever loopback address they used.
+  for (const char* external : {"127.0.0.1:0", "[::1]:0"}) {
+    relay_server server(server_opts(external));
+    auto bound = server.start();
+    REQUIRE(bound.ok());
+    CHECK(bound->ip.is_unspecified());
+    udp_endpoint other = ep("127.0.0.3:" + std::to_string(bound->port));
+    raw_peer a;
+    a.send(ctl(rp::msg_type::allocate_req, rp::allocate_req_payload("a")),
+           other);
+    auto got = a.recv();
+    REQUIRE(got.has_value());
+    CHECK(got->second == other);
+    auto m = rp::parse_control(got->first, rp::derive_auth_key(secret));
+    REQUIRE(m.has_value());
+    auto r = rp::parse_allocate_resp(m->payload);
+    REQUIRE(r.has_value());
+    // Peer traffic to the client uses the same source too.
+    raw_permit(a, other, r->id, ep("127.0.0.1:9"));
+    if (r->relay_addr.ip.is_v4()) {
+      raw_peer peer("127.0.0.1:0");
+      raw_permit(a, other, r->id, peer.local());
+      peer.send(bytes("x"), r->relay_addr);
+      auto d = a.recv();
+      REQUIRE(d.has_value());
+      CHECK(d->second == other);
+    }
+  }
+}
