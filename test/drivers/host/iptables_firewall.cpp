@@ -170,3 +170,27 @@ TEST_CASE("a missing ip6tables is an error; removal still cleans IPv4") {
   CHECK(removed.error().err_no() == ENOENT);
   CHECK(r.run({"iptables", "-w", "-S", "ZLAYER-OVERLAY"})->exit_code == 1);
 }
+
+TEST_CASE("a refused insert is an error naming the command and iptables' "
+          "message") {
+  twin_host twin;
+  class refuses_append final : public command_runner {
+  public:
+    explicit refuses_append(command_runner& inner) : inner_(inner) {}
+    result<command_output> run(const std::vector<std::string>& argv) override {
+      if (std::find(argv.begin(), argv.end(), "-A") != argv.end())
+        return command_output{4, {}, "iptables: Resource busy.\n"};
+      return inner_.run(argv);
+    }
+
+  private:
+    command_runner& inner_;
+  } r{twin.iptables_runner()};
+  iptables_firewall fw{r, false};
+  auto st = fw.ensure_overlay_subnet_rules("10.200.0.0/16");
+  REQUIRE_FALSE(st);
+  CHECK(st.error().operation() == "ensure_overlay_subnet_rules");
+  CHECK(st.error().object()
+        == "iptables -w -A ZLAYER-OVERLAY -s 10.200.0.0/16 -j ACCEPT");
+  CHECK(st.error().detail() == "exit 4: iptables: Resource busy.");
+}
