@@ -6,9 +6,20 @@
 // `request_gate`: same resource in arrival order, different resources
 // concurrently, global operations as barriers.
 //
-// Children plug in here as later issues land: the global transport and the
-// dedicated transports (one per Dedicated service), the NAT ticker and the
-// pool of detached driver workers for blocking host calls.
+// How later issues plug in (nothing here ever blocks):
+// - a request's resource comes from `resource_of` (request_resource.hpp);
+// - its handler in supervisor.cpp's `dispatcher` either answers at once or
+//   sends to a child with `request(...).then(...)` and calls `finish` from
+//   the reply handlers; the gate keeps the resource held until then, so a
+//   multi-step flow (ipam -> driver worker -> transport) is one job;
+// - the global transport gets its `wg::device` (the WireGuard issue);
+//   dedicated transports go into `dedicated`, one actor per service;
+// - the NAT ticker joins `supervisor_children` and serves `nat_tick` /
+//   `nat_status` (the NAT issue);
+// - blocking host calls (netlink, setns, sysctl, firewall execs) go to a
+//   small pool of `driver_worker` actors spawned `caf::detached`, so a slow
+//   bridge or veth never stalls a scheduler thread (the drivers issue);
+// - `shutdown`'s teardown runs in the barrier, in reverse order of setup.
 
 #include <cstdint>
 #include <map>
