@@ -55,6 +55,8 @@ private:
   int fd_ = -1;
   ipc::frame_decoder decoder_;
   bool eof_ = false;
+  /// The SO_RCVTIMEO currently set (0: none, block forever).
+  std::chrono::milliseconds rcv_timeout_{0};
 };
 
 } // namespace overlayd::replay
