@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "drivers/host/firewall_rules.hpp"
+#include "drivers/host/forwarding.hpp"
 #include "drivers/host/sysctl_name.hpp"
 
 namespace overlayd::drivers {
@@ -264,6 +265,23 @@ private:
                                   [](const std::string& v) { return v; });
     if (op == "write_sysctl")
       return outcome(host.sysctls().write(arg(1), arg(2)));
+    if (op == "enable_forwarding") {
+      // enable_forwarding v4|v6 <veth> [<bridge>]: records what it kept.
+      std::optional<std::string_view> bridge;
+      if (!arg(3).empty())
+        bridge = w[3];
+      forwarding_.enable_for_attach(host.sysctls(), arg(1) == "v6", arg(2),
+                                    bridge);
+      std::string kept
+        = "ok snapshot=" + forwarding_.ipv4_snapshot().value_or("-") + " v6=";
+      for (const auto& dev : forwarding_.ipv6_devices())
+        kept += dev + ",";
+      return kept;
+    }
+    if (op == "revert_forwarding") {
+      forwarding_.revert(host.sysctls());
+      return "ok";
+    }
     // -- firewall ------------------------------------------------------------
     if (op == "iptables" || op == "ip6tables") {
       // Exit code and output; iptables' error text is not compared.
@@ -374,6 +392,7 @@ private:
   std::vector<std::string> out_;
   std::map<std::string, std::shared_ptr<netns_handle>> pinned_;
   std::map<std::string, std::unique_ptr<link_driver>> entered_;
+  forwarding_state forwarding_;
 };
 
 } // namespace

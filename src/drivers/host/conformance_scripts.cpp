@@ -371,6 +371,25 @@ write_sysctl net.ipv6.conf.veth-42-s.forwarding 0
 write_sysctl net.ipv6.conf.zl-dep-i0-web-b.forwarding 0
 delete_link zl-dep-i0-web-b
 )"},
+    {"forwarding snapshot and restore", R"(
+write_sysctl net.ipv4.ip_forward 1      # the host had it on already
+create_bridge zl-f-b
+create_veth_pair veth-9-s vc-9-s
+create_veth_pair veth-9-g vc-9-g
+enable_forwarding v4 veth-9-s zl-f-b
+write_sysctl net.ipv4.ip_forward 0      # someone else turns it off
+enable_forwarding v6 veth-9-s zl-f-b    # snapshot stays the first value
+enable_forwarding v6 veth-9-g
+enable_forwarding v6 nope0              # write fails: not remembered
+dump
+delete_link veth-9-g                    # gone before teardown
+revert_forwarding
+dump
+revert_forwarding                       # nothing left to revert
+write_sysctl net.ipv4.ip_forward 0
+delete_link veth-9-s
+delete_link zl-f-b
+)"},
     {"drop-ins", R"(
 mark_unmanaged
 mark_unmanaged

@@ -119,3 +119,19 @@ TEST_CASE("a twin that misbehaves is caught by the comparison") {
   CHECK(faulty != honest);
   CHECK(has(faulty, "create_bridge zl-t-b -> err kernel EOPNOTSUPP"));
 }
+
+TEST_CASE("the forwarding script restores the first snapshot") {
+  auto lines = run_on_twin(script_named("forwarding snapshot and restore"));
+  CHECK(
+    has(lines, "enable_forwarding v4 veth-9-s zl-f-b -> ok snapshot=1 v6="));
+  CHECK(has(lines, "enable_forwarding v6 nope0 -> ok snapshot=1 "
+                   "v6=veth-9-g,veth-9-s,zl-f-b,"));
+  auto last = std::find(lines.begin(), lines.end(), "revert_forwarding -> ok");
+  REQUIRE(last != lines.end());
+  auto after
+    = std::find(last, lines.end(), "  sysctl net.ipv4.ip_forward = ok 1");
+  CHECK(after != lines.end());
+  CHECK(std::find(last, lines.end(),
+                  "  sysctl net.ipv6.conf.zl-f-b.forwarding = ok 0")
+        != lines.end());
+}
