@@ -1,9 +1,11 @@
 #pragma once
 
-// The project's single CAF type-ID block: atoms and the message types that
-// travel between actors (CAF 0.17.6 forward-compatible API, see
-// notes/style.md lesson 2). Atom texts are unique and at most 10 characters
-// so that none collides with one of CAF's own atoms.
+// The project's single CAF type-ID block (CAF 0.17.6 forward-compatible
+// API, see notes/style.md lesson 2) and the message types that travel
+// between actors. Atom texts are unique and at most 10 characters so that
+// none collides with one of CAF's own atoms. The message types stay out of
+// the block: they never leave the process, so they need no serialization
+// and are only whitelisted below.
 
 #include <cstdint>
 #include <string>
