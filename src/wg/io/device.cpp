@@ -6,6 +6,7 @@
 #include "wg/io/udp.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <fcntl.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -145,15 +146,25 @@ public:
 
   void send_datagram(const endpoint& to,
                      std::span<const uint8_t> datagram) override {
+    auto dst = reserve(to, datagram.size());
+    if (dst.size() == datagram.size() && !dst.empty())
+      std::memcpy(dst.data(), datagram.data(), datagram.size());
+  }
+
+  /// Queues a datagram of `size` bytes to `to` and returns its bytes for
+  /// the caller to fill before flush(); flushes first when the queue is
+  /// full. Empty if it cannot be sent (no socket for the family, or too
+  /// big).
+  std::span<std::uint8_t> reserve(const endpoint& to, std::size_t size) {
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (!socks_)
         socks_ = get_();
       if (!socks_)
-        return;
+        return {};
       bool v4 = to.address().is_v4();
       auto* sock = socks_->for_family(v4 ? AF_INET : AF_INET6);
       if (sock == nullptr)
-        return;
+        return {};
       bool mapped = sock->family() == AF_INET6 && v4;
       if (!have_last_ || !(last_to_ == to) || last_mapped_ != mapped) {
         last_to_ = to;
@@ -162,10 +173,22 @@ public:
         have_last_ = true;
       }
       auto& batch = sock->family() == AF_INET ? send4_ : send6_;
-      if (batch.add(last_addr_, datagram, sock->gso()))
-        return;
-      flush(); // full: send what is queued and retry once
+      auto dst = batch.reserve(last_addr_, size, sock->gso());
+      if (!dst.empty() || size == 0)
+        return dst;
+      if (batch.empty())
+        return {}; // larger than a whole batch
+      flush();     // full: send what is queued and retry once
     }
+    return {};
+  }
+
+  bool empty() const { return send4_.empty() && send6_.empty(); }
+
+  /// True when reserve() would have to flush (or fail) for `size` bytes.
+  bool full_for(std::size_t size) const {
+    return send4_.size() + send6_.size() >= max_queued_ || !send4_.fits(size)
+           || !send6_.fits(size);
   }
 
   void write_tun(std::span<const uint8_t> ip_packet) override {
@@ -191,8 +214,9 @@ private:
   tun_writer* writer_;
   std::atomic<std::uint64_t>& sent_;
   std::shared_ptr<device::sockets> socks_;
-  udp_send_batch send4_{256};
-  udp_send_batch send6_{256};
+  static constexpr std::size_t max_queued_ = 256;
+  udp_send_batch send4_{max_queued_};
+  udp_send_batch send6_{max_queued_};
   endpoint last_to_;
   bool last_mapped_ = false;
   bool have_last_ = false;
@@ -362,10 +386,16 @@ void device::tun_loop() {
     return socks_;
   };
   batch_outbox out{get, nullptr, io_->datagrams_sent};
-  batch_outbox out2{get, nullptr, io_->datagrams_sent};
   std::unique_ptr<fork_join> helper;
   if (config_.parallel_crypto)
     helper = std::make_unique<fork_join>();
+  std::vector<outbound_job> jobs;
+  std::vector<std::span<std::uint8_t>> slots;
+  auto seal = [this, &jobs, &slots](std::size_t first, std::size_t from,
+                                    std::size_t to) {
+    for (std::size_t k = from; k < to; ++k)
+      engine_->seal(jobs[first + k], slots[k]);
+  };
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   while (running_.load(std::memory_order_relaxed)) {
     pollfd fds[3]
@@ -410,20 +440,40 @@ void device::tun_loop() {
       return;
     io_->tun_reads += reads;
     const auto& pkts = seg.packets();
-    std::span<const std::span<const std::uint8_t>> all{pkts.data(),
-                                                       pkts.size()};
-    if (helper && all.size() >= min_parallel_packets) {
-      // Encrypt the second half on the helper; send in vector order.
-      auto mid = all.size() / 2;
-      helper->fork([&] { engine_->on_tun_packets(all.subspan(mid), out2); });
-      engine_->on_tun_packets(all.first(mid), out);
-      out.flush();
-      helper->join();
-      out2.flush();
-    } else if (!all.empty()) {
-      engine_->on_tun_packets(all, out);
+    if (pkts.empty())
+      continue;
+    // Two-phase send: the engine plans serially (routing, counters in
+    // packet order), the AEAD work runs on two threads straight into the
+    // send queue, and the queue leaves in job order.
+    jobs.clear();
+    engine_->plan_tun_packets({pkts.data(), pkts.size()}, jobs, out);
+    std::size_t next = 0;
+    while (next < jobs.size()) {
+      std::size_t first = next;
+      slots.clear();
+      while (next < jobs.size() && !out.full_for(jobs[next].datagram_size)) {
+        // An empty span (no socket for the family) is skipped by seal.
+        slots.push_back(out.reserve(jobs[next].to, jobs[next].datagram_size));
+        ++next;
+      }
+      if (slots.empty()) {
+        // Handshake traffic filled the queue, or the job can never fit.
+        if (out.empty())
+          ++next;
+        out.flush();
+        continue;
+      }
+      std::size_t n = slots.size();
+      if (helper && n >= min_parallel_packets) {
+        helper->fork([&, first, n] { seal(first, n / 2, n); });
+        seal(first, 0, n / 2);
+        helper->join();
+      } else {
+        seal(first, 0, n);
+      }
       out.flush();
     }
+    jobs.clear(); // drop the session references now
   }
 }
 
@@ -436,21 +486,16 @@ void device::udp_loop(std::shared_ptr<sockets> socks, int index) {
     return socks_;
   };
   batch_outbox out{get, &writer, io_->datagrams_sent};
-  tun_writer writer2{tun_->fd(), tun_->features().vnet_hdr};
-  batch_outbox out2{get, &writer2, io_->datagrams_sent};
   std::unique_ptr<fork_join> helper;
   if (config_.parallel_crypto)
     helper = std::make_unique<fork_join>();
-  struct work {
-    endpoint from;
-    std::span<std::uint8_t> data;
-  };
-  std::vector<work> items;
+  std::vector<inbound_job> jobs;
+  std::vector<open_result> opened;
   endpoint from;
   sock_addr last_from;
-  auto process = [this](std::span<const work> part, batch_outbox& o) {
-    for (const auto& w : part)
-      engine_->on_datagram(w.from, w.data, o);
+  auto open = [this, &jobs, &opened](std::size_t from_k, std::size_t to_k) {
+    for (std::size_t k = from_k; k < to_k; ++k)
+      opened[k] = engine_->open_transport(jobs[k]);
   };
   while (running_.load(std::memory_order_relaxed)) {
     auto got = batch.receive(sock);
@@ -466,7 +511,7 @@ void device::udp_loop(std::shared_ptr<sockets> socks, int index) {
       continue;
     }
     ++io_->udp_batches;
-    items.clear();
+    jobs.clear();
     std::size_t handshakes = 0;
     for (std::size_t i = 0; i < *got; ++i) {
       const auto& d = batch[i];
@@ -479,28 +524,35 @@ void device::udp_loop(std::shared_ptr<sockets> socks, int index) {
       }
       std::size_t step = d.segment_size > 0 ? d.segment_size : d.data.size();
       for (std::size_t off = 0; off < d.data.size(); off += step) {
-        auto part = d.data.subspan(off, std::min(step, d.data.size() - off));
-        if (part[0] != 4)
+        inbound_job job;
+        job.from = from;
+        job.datagram = d.data.subspan(off, std::min(step, d.data.size() - off));
+        if (job.datagram[0] != 4)
           ++handshakes;
-        items.push_back({from, part});
+        jobs.push_back(std::move(job));
       }
     }
-    io_->datagrams_received += items.size();
+    io_->datagrams_received += jobs.size();
     engine_->set_handshake_backlog(handshakes);
-    std::span<const work> all{items.data(), items.size()};
-    if (helper && all.size() >= min_parallel_packets) {
-      // Decrypt the second half on the helper; write in vector order.
-      auto mid = all.size() / 2;
-      helper->fork([&] { process(all.subspan(mid), out2); });
-      process(all.first(mid), out);
-      io_->tun_writes += writer.flush();
+    // Two-phase receive: decrypt on two threads, then commit serially in
+    // arrival order (replay window, roaming, TUN writes).
+    std::size_t n = jobs.size();
+    opened.assign(n, open_result::dropped);
+    if (helper && n >= min_parallel_packets) {
+      helper->fork([&, n] { open(n / 2, n); });
+      open(0, n / 2);
       helper->join();
-      io_->tun_writes += writer2.flush();
-      out2.flush();
     } else {
-      process(all, out);
-      io_->tun_writes += writer.flush();
+      open(0, n);
     }
+    for (std::size_t k = 0; k < n; ++k) {
+      if (opened[k] == open_result::opened)
+        engine_->commit_transport(jobs[k], out);
+      else if (opened[k] == open_result::not_transport)
+        engine_->on_datagram(jobs[k].from, jobs[k].datagram, out);
+    }
+    jobs.clear(); // drop the session references now
+    io_->tun_writes += writer.flush();
     out.flush();
   }
 }

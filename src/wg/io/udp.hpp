@@ -117,6 +117,10 @@ public:
                                   bool allow_gso);
 
   bool empty() const noexcept { return entries_.empty(); }
+  /// Whether reserve() has room for one more datagram of `size` bytes.
+  bool fits(std::size_t size) const noexcept {
+    return datagrams_ < max_datagrams_ && used_ + size <= buffer_.size();
+  }
   std::size_t size() const noexcept { return datagrams_; }
 
   /// Sends everything on `sock` and clears the queue. Datagrams that the
