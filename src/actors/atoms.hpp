@@ -78,16 +78,14 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::net::cidr)
 
 CAF_BEGIN_TYPE_ID_BLOCK(overlayd, caf::first_custom_type_id)
 
-  // -- supervisor and IPC
-  // ------------------------------------------------------
+  // -- supervisor and IPC ----------------------------------------------------
 
   /// A decoded frame (or the end of the stream) from one connection.
   CAF_ADD_ATOM(overlayd, overlayd::atom, inbound, "ov_inbound")
   /// A connection is gone; forget its state.
   CAF_ADD_ATOM(overlayd, overlayd::atom, gone, "ov_gone")
 
-  // -- ipam
-  // --------------------------------------------------------------------
+  // -- ipam ------------------------------------------------------------------
 
   /// Hand out an address for a service.
   CAF_ADD_ATOM(overlayd, overlayd::atom, allocate, "ov_alloc")
@@ -96,16 +94,14 @@ CAF_BEGIN_TYPE_ID_BLOCK(overlayd, caf::first_custom_type_id)
   /// Rebind the node-slice allocator to a new slice.
   CAF_ADD_ATOM(overlayd, overlayd::atom, rebind, "ov_rebind")
 
-  // -- transports
-  // --------------------------------------------------------------
+  // -- transports ------------------------------------------------------------
 
   CAF_ADD_ATOM(overlayd, overlayd::atom, add_peer, "ov_addpeer")
   CAF_ADD_ATOM(overlayd, overlayd::atom, remove_peer, "ov_rmpeer")
   CAF_ADD_ATOM(overlayd, overlayd::atom, add_allowed, "ov_addip")
   CAF_ADD_ATOM(overlayd, overlayd::atom, rm_allowed, "ov_rmip")
 
-  // -- queries
-  // -----------------------------------------------------------------
+  // -- queries ---------------------------------------------------------------
 
   /// Read-only snapshot of an actor's state (tests, status).
   CAF_ADD_ATOM(overlayd, overlayd::atom, snapshot, "ov_snap")
