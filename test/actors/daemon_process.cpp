@@ -41,7 +41,7 @@ struct process {
   fs::path err;
 
   process(const std::vector<std::string>& argv, const fs::path& dir,
-          const std::string& tag)
+          const std::string& tag, const std::vector<std::string>& env = {})
     : out(dir / (tag + ".out")), err(dir / (tag + ".err")) {
     pid = ::fork();
     REQUIRE(pid >= 0);
@@ -54,6 +54,8 @@ struct process {
       for (auto& a : argv)
         args.push_back(const_cast<char*>(a.c_str()));
       args.push_back(nullptr);
+      for (auto& kv : env)
+        ::putenv(const_cast<char*>(kv.c_str()));
       ::execv(args[0], args.data());
       ::_exit(127);
     }
@@ -222,4 +224,18 @@ TEST_CASE_FIXTURE(process_fixture,
   CHECK(ctl({"status"}, out, &err) == 1);
   CHECK(err.starts_with("overlayctl: cannot connect to " + sock));
   CHECK(ctl({"frobnicate"}, out, &err) == 2);
+}
+
+TEST_CASE_FIXTURE(process_fixture,
+                  "ZLAYER_DATA_DIR picks the data directory of both sides") {
+  auto data = dir / "zd";
+  std::vector<std::string> env{"ZLAYER_DATA_DIR=" + data.string()};
+  process d{{overlayd}, dir, "daemon", env};
+  auto derived = (data / "run" / "zlayer-overlayd.sock").string();
+  REQUIRE(wait_for_socket(derived));
+  CHECK(d.stdout_text().find("data_dir=" + data.string() + " socket=" + derived)
+        != std::string::npos);
+  process c{{overlayctl, "raw", R"({"op":"shutdown"})"}, dir, "ctl", env};
+  CHECK(c.wait() == 0);
+  CHECK(d.wait() == 0);
 }
