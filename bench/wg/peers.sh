@@ -16,7 +16,7 @@ run() { # run IMPL LABEL
   start_wg "$NS_A" "$impl" "$IF_A" || return 1
   local pid=${PIDS[-1]}
   python3 - "/var/run/wireguard/$IF_A.sock" "$pid" "$N" "$label" <<'PY'
-import os, socket, sys, time
+import hashlib, os, socket, sys, time
 path, pid, n, label = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 
 def uapi(req):
@@ -40,7 +40,8 @@ def rss_kib():
 def peers(first, count):
     lines = []
     for i in range(first, first + count):
-        lines.append("public_key=%064x" % (i * 2654435761 + 1))
+        # Real public keys are uniformly random; so are these.
+        lines.append("public_key=" + hashlib.sha256(b"%d" % i).hexdigest())
         lines.append("endpoint=192.0.2.%d:%d" % (i % 250 + 1, 10000 + i % 50000))
         lines.append("allowed_ip=10.%d.%d.%d/32" % (i >> 16 & 255, i >> 8 & 255, i & 255))
         lines.append("persistent_keepalive_interval=0")
