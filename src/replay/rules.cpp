@@ -153,6 +153,7 @@ struct comparer {
       return;
     }
     if (exp.is_object()) {
+      auto before = out.size();
       // Key order is part of the wire contract (serde's declaration order).
       std::vector<std::string> ek, gk;
       for (auto& [k, v] : exp.items())
@@ -176,7 +177,7 @@ struct comparer {
           add(path, "unexpected field, got " + short_text(got.at(k)));
           path.pop_back();
         }
-      if (out.empty() && ek != gk)
+      if (out.size() == before && ek != gk)
         add(path, "fields in another order");
       return;
     }
