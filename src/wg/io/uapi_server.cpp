@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -104,8 +105,12 @@ uapi_server::~uapi_server() {
 
 result<void> uapi_server::listen(const std::string& dir,
                                  const std::string& ifname) {
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
-    return last_os_error("create UAPI directory " + dir);
+  // Like `mkdir -p`: overlayd may point this at {data_dir}/run/wireguard.
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    return io_error{ec.value(),
+                    "create UAPI directory " + dir + ": " + ec.message()};
   std::string path = dir + "/" + ifname + ".sock";
   sockaddr_un addr{};
   if (path.size() >= sizeof addr.sun_path)

@@ -29,7 +29,7 @@ public:
   uapi_server& operator=(const uapi_server&) = delete;
   ~uapi_server();
 
-  /// Creates `dir` if needed (mode 0755), replaces a stale socket file and
+  /// Creates `dir` and its parents if needed, replaces a stale socket file and
   /// starts listening. Does not start the thread yet, so a daemon can fork
   /// between listen() and start().
   result<void> listen(const std::string& dir, const std::string& ifname);

@@ -107,7 +107,7 @@ TEST_CASE("an unknown operation closes the connection without a reply") {
 TEST_CASE("the server listens on <dir>/<ifname>.sock and removes it") {
   char tmpl[] = "/tmp/owd-uapi-XXXXXX";
   REQUIRE(::mkdtemp(tmpl) != nullptr);
-  std::string dir = std::string{tmpl} + "/run";
+  std::string dir = std::string{tmpl} + "/run/wireguard"; // mkdir -p
   recording_handler h;
   {
     uapi_server server;
@@ -139,5 +139,6 @@ TEST_CASE("the server listens on <dir>/<ifname>.sock and removes it") {
     CHECK(::access((dir + "/owdtest0.sock").c_str(), F_OK) != 0);
   }
   ::rmdir(dir.c_str());
+  ::rmdir((std::string{tmpl} + "/run").c_str());
   ::rmdir(tmpl);
 }
