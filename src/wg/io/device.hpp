@@ -42,7 +42,8 @@ struct device_config {
   std::uint16_t listen_port = 0;
   std::uint32_t fwmark = 0;
   /// Called once, from an internal thread, when the interface disappears
-  /// (deleted by `ip link del`). The device must still be stopped.
+  /// (deleted by `ip link del`). The device must still be stopped, but not
+  /// from inside this callback (stop() joins the thread that calls it).
   std::function<void()> on_interface_gone;
 };
 
