@@ -1,0 +1,206 @@
+#include <map>
+#include <mutex>
+
+#include "overlay/wg_control.hpp"
+#include "wg/io/device.hpp"
+#include "wg/key.hpp"
+
+namespace overlayd::overlay {
+
+std::pair<std::string, std::string> generate_key_pair() {
+  auto priv = wg::key::generate_private();
+  return {priv.to_base64(), priv.public_from_private().to_base64()};
+}
+
+namespace {
+
+net::unexpected<std::string> fail(std::string message) {
+  return net::unexpected<std::string>{std::move(message)};
+}
+
+template <class T>
+wg_status from_io(const wg::result<T>& r) {
+  if (r)
+    return {};
+  return fail(r.error().message);
+}
+
+class device_wg_control final : public wg_control {
+public:
+  explicit device_wg_control(std::string uapi_dir)
+    : uapi_dir_(std::move(uapi_dir)) {
+    // nop
+  }
+
+  ~device_wg_control() override {
+    std::lock_guard guard{mu_};
+    for (auto& [name, dev] : devices_)
+      dev->stop();
+  }
+
+  wg_status create_device(const wg_device_spec& spec) override {
+    auto priv = wg::key::from_base64(spec.private_key);
+    if (!priv)
+      return fail("invalid private key for " + spec.ifname);
+    wg::device_config cfg;
+    cfg.ifname = spec.ifname;
+    cfg.uapi_dir = uapi_dir_;
+    cfg.mtu = spec.mtu;
+    cfg.private_key = *priv;
+    cfg.listen_port = spec.listen_port;
+    std::lock_guard guard{mu_};
+    if (devices_.contains(spec.ifname))
+      return fail("device " + spec.ifname + " already exists");
+    auto dev = wg::device::create(std::move(cfg));
+    if (!dev)
+      return fail(dev.error().message);
+    (*dev)->start();
+    devices_.emplace(spec.ifname, std::move(*dev));
+    return {};
+  }
+
+  void destroy_device(const std::string& ifname) override {
+    std::unique_ptr<wg::device> dev;
+    {
+      std::lock_guard guard{mu_};
+      auto i = devices_.find(ifname);
+      if (i == devices_.end())
+        return;
+      dev = std::move(i->second);
+      devices_.erase(i);
+    }
+    dev->stop();
+  }
+
+  bool has_device(const std::string& ifname) const override {
+    std::lock_guard guard{mu_};
+    return devices_.contains(ifname);
+  }
+
+  std::string public_key(const std::string& ifname) const override {
+    auto* dev = find(ifname);
+    if (dev == nullptr)
+      return {};
+    auto k = dev->public_key();
+    return k ? k->to_base64() : std::string{};
+  }
+
+  wg_status add_peer(const std::string& ifname, const wg_peer& p) override {
+    auto* dev = find(ifname);
+    if (dev == nullptr)
+      return fail("no device " + ifname);
+    auto pub = wg::key::from_base64(p.public_key);
+    if (!pub)
+      return fail("invalid public key " + p.public_key);
+    wg::peer_config cfg;
+    cfg.public_key = *pub;
+    auto ep = wg::endpoint::parse(p.endpoint);
+    if (!ep)
+      return fail("invalid endpoint " + p.endpoint);
+    if (!ep->address().to_string().empty() && ep->port() != 0)
+      cfg.endpoint = *ep;
+    cfg.persistent_keepalive = p.persistent_keepalive;
+    for (auto& text : p.allowed_ips) {
+      auto a = wg::allowed_ip::parse(text);
+      if (!a)
+        return fail("invalid allowed IP " + text);
+      cfg.allowed_ips.push_back(*a);
+    }
+    return from_io(dev->add_or_update_peer(cfg));
+  }
+
+  wg_status remove_peer(const std::string& ifname,
+                        const std::string& public_key) override {
+    auto* dev = find(ifname);
+    if (dev == nullptr)
+      return fail("no device " + ifname);
+    auto pub = wg::key::from_base64(public_key);
+    if (!pub)
+      return fail("invalid public key " + public_key);
+    return from_io(dev->remove_peer(*pub));
+  }
+
+  wg_status add_allowed_ip(const std::string& ifname,
+                           const std::string& public_key,
+                           const std::string& cidr) override {
+    return allowed(ifname, public_key, cidr, true);
+  }
+
+  wg_status remove_allowed_ip(const std::string& ifname,
+                              const std::string& public_key,
+                              const std::string& cidr) override {
+    return allowed(ifname, public_key, cidr, false);
+  }
+
+  wg_status set_endpoint(const std::string& ifname,
+                         const std::string& public_key,
+                         const std::string& endpoint) override {
+    auto* dev = find(ifname);
+    if (dev == nullptr)
+      return fail("no device " + ifname);
+    auto pub = wg::key::from_base64(public_key);
+    auto ep = wg::endpoint::parse(endpoint);
+    if (!pub || !ep)
+      return fail("invalid key or endpoint " + public_key + " " + endpoint);
+    return from_io(dev->set_endpoint(*pub, *ep));
+  }
+
+  net::expected<std::vector<ipc::peer_status>>
+  peers(const std::string& ifname) const override {
+    auto* dev = find(ifname);
+    if (dev == nullptr)
+      return fail("no device " + ifname);
+    std::vector<ipc::peer_status> out;
+    for (auto& st : dev->status()) {
+      ipc::peer_status p;
+      p.public_key = st.public_key.to_hex();
+      if (st.endpoint)
+        p.endpoint = st.endpoint->to_string();
+      for (auto& a : st.allowed_ips) {
+        if (!p.allowed_ips.empty())
+          p.allowed_ips += ",";
+        p.allowed_ips += a.to_string();
+      }
+      p.last_handshake_unix_secs = st.last_handshake_sec;
+      out.push_back(std::move(p));
+    }
+    return out;
+  }
+
+private:
+  // Devices are only erased under the lock and then stopped, and the engine
+  // never destroys a device while it issues peer calls on it (design §3:
+  // the transport owns its device), so the raw pointer stays valid.
+  wg::device* find(const std::string& ifname) const {
+    std::lock_guard guard{mu_};
+    auto i = devices_.find(ifname);
+    return i == devices_.end() ? nullptr : i->second.get();
+  }
+
+  wg_status allowed(const std::string& ifname, const std::string& public_key,
+                    const std::string& cidr, bool add) {
+    auto* dev = find(ifname);
+    if (dev == nullptr)
+      return fail("no device " + ifname);
+    auto pub = wg::key::from_base64(public_key);
+    if (!pub)
+      return fail("invalid public key " + public_key);
+    auto a = wg::allowed_ip::parse(cidr);
+    if (!a)
+      return fail("invalid CIDR " + cidr);
+    return add ? from_io(dev->add_allowed_ip(*pub, *a))
+               : from_io(dev->remove_allowed_ip(*pub, *a));
+  }
+
+  std::string uapi_dir_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::unique_ptr<wg::device>> devices_;
+};
+
+} // namespace
+
+std::unique_ptr<wg_control> make_device_wg_control(std::string uapi_dir) {
+  return std::make_unique<device_wg_control>(std::move(uapi_dir));
+}
+
+} // namespace overlayd::overlay
