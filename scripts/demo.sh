@@ -48,14 +48,14 @@ ctl allocate-ip web
 ctl allocate-ip web
 ctl release-ip 10.200.0.2
 
-step "peers mirrored before the global overlay exists"
+step "a peer added before the global overlay exists (mirrored; the device-backed peer list in status stays empty until then, as in the reference)"
 ctl add-peer --pubkey 'Xk1+b2nN1nY8pYQyWz7cTgR0wA2Lh9r5h3M8Ff0cBmE=' \
   --endpoint 192.0.2.10:51820 --allowed-ip 10.200.1.0/24 --keepalive 25
 ctl status
 ctl nat-status
 
 step "a request the engine refuses, with its reason"
-ctl raw '{"op":"add_peer","public_key":"x","allowed_ips":[],"scope":{"scope":"service","service":"db"}}' || true
+ctl raw '{"op":"add_peer","public_key":"Xk1+b2nN1nY8pYQyWz7cTgR0wA2Lh9r5h3M8Ff0cBmE=","endpoint":"192.0.2.10:51820","allowed_ips":[],"scope":{"scope":"service","service":"db"}}' || true
 
 step "shutdown over the IPC"
 ctl raw '{"op":"shutdown"}'
