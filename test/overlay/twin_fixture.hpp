@@ -82,6 +82,9 @@ struct twin_engine {
       return twin.pid_alive(static_cast<pid_t>(pid));
     };
     eng.reset();
+    // The old process's TUNs die with it.
+    for (auto& name : wg.device_names())
+      wg.destroy_device(name);
     eng = std::make_unique<engine>(twin.root(), wg, opts);
   }
 
