@@ -5,6 +5,8 @@
 
 #include <netinet/in.h>
 
+#include <algorithm>
+#include <array>
 #include <unordered_set>
 
 using namespace overlayd::wg;
@@ -62,4 +64,44 @@ TEST_CASE("endpoints parse, format, compare and hash") {
   CHECK(*back == *v4); // v4-mapped comes back as IPv4
   len = v6->to_sockaddr(ss);
   CHECK(*endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len) == *v6);
+}
+
+TEST_CASE("key hashes spread keys that share their leading bytes") {
+  // Peers whose keys agree on the first 8 bytes once all hashed alike, so a
+  // table of 10,000 of them degraded to one long chain.
+  constexpr std::size_t n = 10000;
+  auto check_spread = [&](std::size_t varying_offset) {
+    std::unordered_set<key> keys;
+    std::unordered_set<std::size_t> hashes;
+    for (std::size_t i = 0; i < n; ++i) {
+      std::array<uint8_t, key::size> raw{};
+      raw.fill(0xab);
+      raw[varying_offset] = static_cast<uint8_t>(i);
+      raw[varying_offset + 1] = static_cast<uint8_t>(i >> 8);
+      key k{raw};
+      keys.insert(k);
+      hashes.insert(std::hash<key>{}(k));
+    }
+    REQUIRE(keys.size() == n);
+    CHECK(hashes.size() == n);
+    std::size_t longest = 0;
+    std::size_t used = 0;
+    for (std::size_t b = 0; b < keys.bucket_count(); ++b) {
+      longest = std::max(longest, keys.bucket_size(b));
+      used += keys.bucket_size(b) > 0;
+    }
+    // A uniform hash fills about 1 - 1/e of the buckets at load ~1 and its
+    // longest chain stays in single digits.
+    CHECK(longest <= 12);
+    CHECK(used * 2 > std::min(n, keys.bucket_count()));
+  };
+  SUBCASE("varying in the middle") {
+    check_spread(12);
+  }
+  SUBCASE("varying in the last bytes") {
+    check_spread(30);
+  }
+  SUBCASE("varying in bytes 8 and 9") {
+    check_spread(8);
+  }
 }
