@@ -226,8 +226,10 @@ struct engine::state {
 
   /// Forgets the handshake in progress and its index.
   void clear_handshake(peer& p) {
-    drop_index(p.handshake.local_index);
-    p.handshake.clear();
+    if (!p.hs)
+      return;
+    drop_index(p.hs->handshake.local_index);
+    p.hs->handshake.clear();
   }
 
   void drop_keypair(std::shared_ptr<keypair>& kp) {
@@ -280,18 +282,21 @@ struct engine::state {
     if (p.timers.last_sent_handshake
         && now - *p.timers.last_sent_handshake < limits::rekey_timeout)
       return;
-    if (!self.valid || !p.secrets.static_static_ok)
+    if (!self.valid)
+      return;
+    auto& hs = p.handshake_for(self);
+    if (!hs.secrets.static_static_ok)
       return;
     p.timers.last_sent_handshake = now;
     clear_handshake(p);
     uint32_t idx = new_index(p.shared_from_this());
     std::array<uint8_t, noise::initiation_size> msg;
-    if (!noise::create_initiation(self, p.secrets, p.handshake, idx,
+    if (!noise::create_initiation(self, hs.secrets, hs.handshake, idx,
                                   make_tai64n(clk.wall_now()), msg)) {
       drop_index(idx);
       return;
     }
-    p.cookies.add_macs(msg, now);
+    hs.cookies.add_macs(msg, now);
     p.timers.on_any_authenticated_packet_traversal(now, p.persistent_keepalive);
     p.timers.on_any_authenticated_packet_sent();
     p.timers.on_handshake_initiated(now);
@@ -433,7 +438,8 @@ struct engine::state {
     }
     peer& p = *it->second;
     std::lock_guard guard{p.mu};
-    if (noise::finish_initiation(*claim, msg, p.secrets, p.handshake, now)
+    auto& hs = p.handshake_for(self);
+    if (noise::finish_initiation(*claim, msg, hs.secrets, hs.handshake, now)
         != noise::consume_status::ok) {
       count(c_dropped_handshake);
       return;
@@ -445,19 +451,19 @@ struct engine::state {
     p.timers.on_any_authenticated_packet_received();
 
     // Our own initiation in flight, if any, is superseded.
-    drop_index(p.handshake.local_index);
+    drop_index(hs.handshake.local_index);
     uint32_t idx = new_index(p.shared_from_this());
     std::array<uint8_t, noise::response_size> resp;
     std::optional<noise::session_keys> keys;
-    if (noise::create_response(p.secrets, p.handshake, idx, resp))
-      keys = noise::derive_session(p.handshake);
+    if (noise::create_response(hs.secrets, hs.handshake, idx, resp))
+      keys = noise::derive_session(hs.handshake);
     if (!keys) {
       drop_index(idx);
-      p.handshake.clear();
+      hs.handshake.clear();
       count(c_dropped_handshake);
       return;
     }
-    p.cookies.add_macs(resp, now);
+    hs.cookies.add_macs(resp, now);
     // The responder may not send with the new session before the initiator
     // proves it has it (first transport packet): park it in `next`.
     auto kp = make_keypair(*keys, now);
@@ -483,14 +489,15 @@ struct engine::state {
     }
     peer& p = *entry->owner;
     std::lock_guard guard{p.mu};
-    if (!noise::consume_response(self, p.secrets, p.handshake, msg)) {
+    auto& hs = p.handshake_for(self);
+    if (!noise::consume_response(self, hs.secrets, hs.handshake, msg)) {
       count(c_dropped_handshake);
       return;
     }
     count(c_responses_received);
     p.endpoint = from;
     p.rx_bytes.fetch_add(msg.size(), std::memory_order_relaxed);
-    auto keys = noise::derive_session(p.handshake);
+    auto keys = noise::derive_session(hs.handshake);
     auto kp = make_keypair(*keys, now);
     bind_index(kp->local_index, kp);
     // previous <- next (if a responder session was pending) or current.
@@ -521,7 +528,7 @@ struct engine::state {
     }
     peer& p = *entry->owner;
     std::lock_guard guard{p.mu};
-    if (p.cookies.consume_reply(msg, now))
+    if (p.handshake_for(self).cookies.consume_reply(msg, now))
       count(c_cookie_replies_received);
     else
       count(c_dropped_handshake);
@@ -814,8 +821,8 @@ struct engine::state {
     st.public_key = p.public_key;
     st.allowed_ips = p.prefixes;
     std::lock_guard guard{p.mu};
-    if (!p.secrets.preshared.is_zero())
-      st.preshared_key = p.secrets.preshared;
+    if (!p.preshared.is_zero())
+      st.preshared_key = p.preshared;
     st.endpoint = p.endpoint;
     st.persistent_keepalive = p.persistent_keepalive;
     if (p.last_handshake) {
@@ -859,7 +866,8 @@ void engine::set_private_key(const std::optional<key>& private_key) {
   }
   for (auto& [k, sp] : s_->peers) {
     std::lock_guard peer_guard{sp->mu};
-    sp->secrets.recompute(s_->self);
+    if (sp->hs)
+      sp->hs->secrets_current = false; // recomputed on the next handshake
     // Sessions made with the old identity may no longer send; a new
     // handshake may start at once.
     s_->clear_handshake(*sp);
@@ -922,13 +930,14 @@ op_result engine::add_or_update_peer(const peer_config& config) {
                               + " is this device's own public key");
   auto& sp = s_->peers[config.public_key];
   if (!sp) {
+    // The handshake secrets (and their X25519 work) wait for the first
+    // handshake, so configuring thousands of peers stays cheap.
     sp = std::make_shared<peer>(config.public_key);
-    sp->secrets.recompute(s_->self);
   }
   {
     std::lock_guard peer_guard{sp->mu};
     if (config.preshared_key)
-      sp->secrets.preshared = *config.preshared_key;
+      sp->preshared = *config.preshared_key;
     if (config.endpoint)
       sp->endpoint = *config.endpoint;
     if (config.persistent_keepalive) {
