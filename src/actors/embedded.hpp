@@ -9,9 +9,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -26,6 +28,15 @@ struct engine_config {
   std::filesystem::path data_dir;
   /// Scheduler threads; 0 picks the number of CPUs, at least 2.
   std::size_t workers = 0;
+  /// Optional taps on the IPC byte stream, e.g. the replay recorder
+  /// (`overlayd --record`): every received frame body, every write to a
+  /// connection (whole length-prefixed frames), every connection gone.
+  /// Called on the socket and actor threads; they must not block.
+  std::function<void(uint64_t conn, std::string_view body)> on_request_frame
+    = {};
+  std::function<void(uint64_t conn, std::string_view bytes)> on_response_bytes
+    = {};
+  std::function<void(uint64_t conn)> on_connection_gone = {};
 };
 
 /// A typed call's outcome: the value, or the `err` message the IPC would

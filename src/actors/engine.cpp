@@ -60,6 +60,25 @@ void forward_frame(const ipc_server_actor& dest, conn_id conn,
                conn);
 }
 
+// Shows response bytes to a tap on their way to the socket.
+class tapped_sink : public frame_sink {
+public:
+  tapped_sink(std::shared_ptr<frame_sink> next,
+              std::function<void(uint64_t, std::string_view)> tap)
+    : next_(std::move(next)), tap_(std::move(tap)) {
+    // nop
+  }
+
+  void send(conn_id conn, std::string bytes, after_write then) override {
+    tap_(conn, bytes);
+    next_->send(conn, std::move(bytes), then);
+  }
+
+private:
+  std::shared_ptr<frame_sink> next_;
+  std::function<void(uint64_t, std::string_view)> tap_;
+};
+
 template <class T>
 call_result<T> unexpected_response(const ipc::response& r) {
   if (auto* e = std::get_if<ipc::resp::err>(&r))
@@ -85,6 +104,7 @@ struct engine::impl {
   supervisor_actor supervisor;
   ipc_server_actor server_actor;
   std::shared_ptr<socket_server> server;
+  engine_config config;
 
   mutable std::mutex mtx;
   std::condition_variable cv;
@@ -103,6 +123,7 @@ net::expected<std::unique_ptr<engine>> engine::start(engine_config config) {
   if (config.data_dir.empty())
     return unexpected{std::string{"engine: the data directory is empty"}};
   auto st = std::make_unique<impl>();
+  st->config = config;
   configure(st->cfg, config.workers);
   st->sys = std::make_unique<caf::actor_system>(st->cfg);
   auto ipam_hdl = st->sys->spawn(ipam, config.data_dir);
@@ -137,18 +158,27 @@ net::expected<void> engine::listen(const std::filesystem::path& socket) {
   if (!srv)
     return unexpected{srv.error()};
   auto server = *srv;
-  auto actor = impl_->sys->spawn(ipc_server, impl_->supervisor,
-                                 std::shared_ptr<frame_sink>{server});
+  std::shared_ptr<frame_sink> sink = server;
+  const auto& cfg = impl_->config;
+  if (cfg.on_response_bytes)
+    sink = std::make_shared<tapped_sink>(sink, cfg.on_response_bytes);
+  auto actor = impl_->sys->spawn(ipc_server, impl_->supervisor, sink);
   socket_handlers h;
-  h.on_frame = [actor](conn_id conn, std::string body) {
+  h.on_frame = [actor, tap = cfg.on_request_frame](conn_id conn,
+                                                   std::string body) {
+    if (tap)
+      tap(conn, body);
     forward_frame(actor, conn, body);
   };
   h.on_end = [actor](conn_id conn, std::string error) {
     caf::anon_send(actor, atom::inbound_v, conn,
                    inbound{inbound_end{std::move(error)}});
   };
-  h.on_gone
-    = [actor](conn_id conn) { caf::anon_send(actor, atom::gone_v, conn); };
+  h.on_gone = [actor, tap = cfg.on_connection_gone](conn_id conn) {
+    if (tap)
+      tap(conn);
+    caf::anon_send(actor, atom::gone_v, conn);
+  };
   h.on_shutdown_sent = [st = impl_.get()] { st->request_stop(); };
   server->start(std::move(h));
   impl_->server = std::move(server);

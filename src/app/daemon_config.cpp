@@ -101,6 +101,20 @@ net::expected<daemon_config> parse_daemon_config(const std::string& text,
           }
           return "unknown key";
         });
+    } else if (section == "replay") {
+      res = each_key(
+        origin, section, *tbl,
+        [&](const std::string& k, const toml::node& v) -> std::string {
+          if (k == "record")
+            return read_string(v, cfg.record_file);
+          if (k == "keep_secrets") {
+            if (!v.is_boolean())
+              return "expected true or false";
+            cfg.record_secrets = *v.value<bool>();
+            return {};
+          }
+          return "unknown key";
+        });
     } else {
       return error{where(origin, node.source()) + ": unknown section ["
                    + section + "]"};

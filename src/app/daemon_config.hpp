@@ -22,6 +22,10 @@ struct daemon_config {
   std::size_t workers = 0;
   /// `[log] level`: an spdlog level name.
   std::string log_level = "info";
+  /// `[replay] record`: append every IPC exchange to this file ("" = off).
+  std::string record_file;
+  /// `[replay] keep_secrets`: do not redact keys in the recording.
+  bool record_secrets = false;
 };
 
 /// Whether `name` is a level `--log-level` and `[log] level` accept.

@@ -19,6 +19,7 @@
 #include "actors/embedded.hpp"
 #include "app/daemon_config.hpp"
 #include "ipc/socket_path.hpp"
+#include "replay/recorder.hpp"
 
 #ifndef OVERLAYD_VERSION
 #define OVERLAYD_VERSION "0.0.0-dev"
@@ -40,6 +41,8 @@ constexpr std::string_view usage_text
     "  --socket PATH      IPC socket (default: derived from the data "
     "directory)\n"
     "  --log-level LEVEL  trace, debug, info, warn, error, critical, off\n"
+    "  --record FILE      record every IPC exchange to FILE (JSON lines,\n"
+    "                     secrets redacted) for overlay-replay\n"
     "  --service          accepted for ZLayer compatibility; no effect here\n";
 
 struct options {
@@ -47,6 +50,7 @@ struct options {
   std::optional<std::string> data_dir;
   std::optional<std::string> socket;
   std::optional<std::string> log_level;
+  std::optional<std::string> record;
 };
 
 [[noreturn]] void usage_error(const std::string& what) {
@@ -87,6 +91,8 @@ options parse_args(int argc, char** argv) {
       opts.log_level = value();
       if (!overlayd::app::is_log_level(*opts.log_level))
         usage_error("unknown log level \"" + *opts.log_level + "\"");
+    } else if (arg == "--record") {
+      opts.record = value();
     } else if (arg == "--service") {
       // Windows SCM mode in ZLayer; nothing to do on Linux.
     } else {
@@ -142,7 +148,29 @@ int main(int argc, char** argv) {
 
   spdlog::info("starting overlayd data_dir={} socket={}", where.data_dir,
                where.socket);
-  auto started = overlayd::actors::engine::start({where.data_dir, cfg.workers});
+  overlayd::actors::engine_config engine_cfg;
+  engine_cfg.data_dir = where.data_dir;
+  engine_cfg.workers = cfg.workers;
+  std::shared_ptr<overlayd::replay::recorder> rec;
+  if (auto file = opts.record.value_or(cfg.record_file); !file.empty()) {
+    auto opened = overlayd::replay::recorder::open(
+      {file, where.data_dir,
+       {{"socket", where.socket}, {"workers", cfg.workers}},
+       cfg.record_secrets});
+    if (!opened) {
+      spdlog::error("cannot record: {}", opened.error());
+      return 1;
+    }
+    rec = std::move(*opened);
+    spdlog::info("recording IPC exchanges to {}", file);
+    engine_cfg.on_request_frame
+      = [rec](uint64_t c, std::string_view b) { rec->on_request(c, b); };
+    engine_cfg.on_response_bytes = [rec](uint64_t c, std::string_view b) {
+      rec->on_response_bytes(c, b);
+    };
+    engine_cfg.on_connection_gone = [rec](uint64_t c) { rec->on_closed(c); };
+  }
+  auto started = overlayd::actors::engine::start(std::move(engine_cfg));
   if (!started) {
     spdlog::error("cannot start the engine: {}", started.error());
     return 1;
