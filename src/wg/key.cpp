@@ -1,5 +1,7 @@
 #include "wg/key.hpp"
 
+#include "wg/x25519_base.hpp"
+
 #include <sodium.h>
 
 #include <cstring>
@@ -76,7 +78,7 @@ key key::generate_private() {
 key key::public_from_private() const {
   ensure_sodium();
   key out;
-  crypto_scalarmult_curve25519_base(out.bytes_.data(), bytes_.data());
+  x25519_public_from_private(out.bytes_.data(), bytes_.data());
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <netinet/in.h>
+#include <sodium.h>
 
 #include <algorithm>
 #include <array>
@@ -103,5 +104,30 @@ TEST_CASE("key hashes spread keys that share their leading bytes") {
   }
   SUBCASE("varying in bytes 8 and 9") {
     check_spread(8);
+  }
+}
+
+TEST_CASE("public keys match libsodium's X25519 base-point multiplication") {
+  // public_from_private takes a faster route (Edwards fixed base, then the
+  // birational map); it must agree bit for bit with the Montgomery ladder,
+  // clamping included.
+  REQUIRE(sodium_init() >= 0);
+  auto check = [](const std::array<uint8_t, key::size>& raw) {
+    key k{raw};
+    std::array<uint8_t, key::size> expected{};
+    REQUIRE(crypto_scalarmult_curve25519_base(expected.data(), raw.data())
+            == 0);
+    CHECK(k.public_from_private().bytes() == expected);
+  };
+  std::array<uint8_t, key::size> raw{};
+  check(raw); // all zero, clamped to 2^254
+  raw.fill(0xff);
+  check(raw);
+  raw.fill(0);
+  raw[0] = 8;
+  check(raw);
+  for (int i = 0; i < 2000; ++i) {
+    randombytes_buf(raw.data(), raw.size());
+    check(raw);
   }
 }
