@@ -242,3 +242,59 @@ TEST_CASE("shared mode: two services on the node-wide bridge reach each "
   n.run([](engine& e) { return e.shutdown(); });
   CHECK(n.ns.fingerprint() == before);
 }
+
+TEST_CASE("dedicated and host_shared on real devices; the dedicated identity "
+          "survives a restart") {
+  node n{"d1"};
+  auto before = n.ns.fingerprint();
+  REQUIRE(std::holds_alternative<ipc::resp::bridge_name>(
+    n.setup_global("10.200.0.0/28")));
+  auto setup_db = [&] {
+    auto r = n.run([](engine& e) {
+      return e.setup_service_overlay({"db", ipc::overlay_mode::dedicated});
+    });
+    REQUIRE_MESSAGE(std::holds_alternative<ipc::resp::service_overlay>(r),
+                    error_of(r));
+    return std::get<ipc::resp::service_overlay>(r);
+  };
+  auto info = setup_db();
+  CHECK(info.wg_port == std::optional<std::uint16_t>{51421});
+  CHECK(n.ns.exec("ss -uan").find(":51421") != std::string::npos);
+  CHECK(n.ns.exec("ip -o link show dev zl-dep-i0-db-d").find("UP")
+        != std::string::npos);
+
+  ipc::req::attach_container hs;
+  hs.handle = ipc::host_shared_handle{"h1"};
+  hs.service = "web";
+  auto r = n.run([&](engine& e) { return e.attach_container(hs); });
+  REQUIRE_MESSAGE(std::holds_alternative<ipc::resp::attached>(r), error_of(r));
+  auto alias = std::get<ipc::resp::attached>(r).ip.to_string();
+  CHECK(n.ns.exec("ip -o addr show dev zl-dep-i0-g").find(alias + "/32")
+        != std::string::npos);
+  int st = -1;
+  n.ns.exec("ping -c 1 -w 3 " + alias, &st);
+  CHECK(st == 0);
+  n.run([](engine& e) {
+    return e.detach_container({ipc::host_shared_handle{"h1"}});
+  });
+  CHECK(n.ns.exec("ip -o addr show dev zl-dep-i0-g").find(alias + "/32")
+        == std::string::npos);
+
+  // Restart: the daemon stops, a new engine on the same data directory.
+  n.run([](engine& e) { return e.shutdown(); });
+  in_netns(n.ns.path(), [&] {
+    n.eng.reset();
+    engine_options opts;
+    opts.data_dir = n.dir.path();
+    opts.rootless = false;
+    n.eng = std::make_unique<engine>(*n.host, *n.wg, opts);
+  });
+  REQUIRE(std::holds_alternative<ipc::resp::bridge_name>(
+    n.setup_global("10.200.0.0/28")));
+  auto again = setup_db();
+  CHECK(again.wg_public_key == info.wg_public_key);
+  CHECK(again.wg_port == info.wg_port);
+  n.run([](engine& e) { return e.teardown_service_overlay("db"); });
+  n.run([](engine& e) { return e.shutdown(); });
+  CHECK(n.ns.fingerprint() == before);
+}
