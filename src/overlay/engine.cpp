@@ -235,13 +235,13 @@ ipc::response engine::shutdown() {
   // The reference's dedicated devices die with the process (their handles
   // drop); this engine may outlive the request, so stop them here. Their
   // marker entries stay: a restart reuses the identity.
-  for (auto& [svc, d] : dedicated_)
-    wg_.destroy_device(d.interface);
-  dedicated_.clear();
   {
     std::lock_guard scopes{scope_mu_};
     scopes_.dedicated.clear();
   }
+  for (auto& [svc, d] : dedicated_)
+    wg_.destroy_device(d.interface);
+  dedicated_.clear();
   return ipc::resp::ok{};
 }
 
@@ -251,14 +251,16 @@ bool engine::shutdown_requested() const {
 }
 
 void engine::teardown_global_locked() {
-  if (global_interface_)
-    wg_.destroy_device(*global_interface_);
-  global_interface_.reset();
+  // Unpublish first: a peer call holds scope_mu_ for its whole device
+  // call, so once this returns none can still be using the device.
   {
     std::lock_guard scopes{scope_mu_};
     scopes_.global_interface.reset();
     scopes_.public_key.reset();
   }
+  if (global_interface_)
+    wg_.destroy_device(*global_interface_);
+  global_interface_.reset();
   forwarding_.revert(host_.sysctls());
   if (!options_.rootless) {
     (void)host_.firewall().remove_overlay_masquerade();
