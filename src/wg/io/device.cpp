@@ -473,6 +473,11 @@ void device::tun_loop() {
       }
       out.flush();
     }
+    // Planning may queue handshake initiations without any data job (the
+    // first packet to a peer with no session): send them now, not with
+    // some later batch.
+    if (!out.empty())
+      out.flush();
     jobs.clear(); // drop the session references now
   }
 }
