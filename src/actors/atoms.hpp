@@ -54,6 +54,18 @@ struct inbound_end {
 /// What the I/O thread hands the `ipc_server` actor for one connection.
 using inbound = std::variant<inbound_request, inbound_reject, inbound_end>;
 
+/// Input from one connection, inside a batch.
+struct inbound_item {
+  conn_id conn = 0;
+  inbound input;
+};
+
+/// Everything one wake-up of the I/O thread read, in reading order: one
+/// mailbox hand-off (and at most one worker wake-up) for all of it.
+struct inbound_batch {
+  std::vector<inbound_item> items;
+};
+
 /// What a transport holds, for `status`, guest configs and tests.
 struct transport_snapshot {
   /// Whether a WireGuard device backs the transport.
@@ -71,6 +83,7 @@ struct transport_snapshot {
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::ipc_call)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::ipc_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::inbound)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::inbound_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::transport_snapshot)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::ipc::peer_spec)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::net::ip_address)

@@ -25,6 +25,8 @@ using supervisor_actor = caf::typed_actor<
 using ipc_server_actor = caf::typed_actor<
   /// Input from one connection, in the order it was read.
   caf::reacts_to<atom::inbound, conn_id, inbound>,
+  /// Input from several connections, each in the order it was read.
+  caf::reacts_to<atom::inbound, inbound_batch>,
   /// The connection is closed; drop its state.
   caf::reacts_to<atom::gone, conn_id>>;
 

@@ -26,6 +26,37 @@ outbound encode_outbound(uint64_t id, const ipc::response& response) {
   return {std::move(*framed), after_write::keep_open};
 }
 
+void ipc_server_state::accept(conn_id conn, inbound& in) {
+  auto& c = conns[conn];
+  if (c.ended)
+    return;
+  auto slot = c.order.reserve();
+  if (auto* r = std::get_if<inbound_request>(&in)) {
+    auto id = r->id;
+    bool is_shutdown = std::holds_alternative<ipc::req::shutdown>(r->request);
+    self->request(supervisor, caf::infinite, ipc_call{std::move(r->request)})
+      .then(
+        [self = self, conn, slot, id, is_shutdown](ipc_reply& rep) {
+          auto out = encode_outbound(id, rep.response);
+          // After the in-band shutdown reply the process exits (§1.9).
+          if (is_shutdown && std::holds_alternative<ipc::resp::ok>(rep.response)
+              && out.then == after_write::keep_open)
+            out.then = after_write::close_and_signal;
+          self->state.deliver(conn, slot, std::move(out));
+        },
+        [self = self, conn, slot, id](caf::error& e) {
+          auto out = encode_outbound(id, ipc::resp::err{wire_message(e)});
+          self->state.deliver(conn, slot, std::move(out));
+        });
+  } else if (auto* rej = std::get_if<inbound_reject>(&in)) {
+    deliver(conn, slot, encode_outbound(rej->id, ipc::resp::err{rej->message}));
+  } else {
+    // End of input: close once every earlier response has left.
+    c.ended = true;
+    deliver(conn, slot, {{}, after_write::close});
+  }
+}
+
 void ipc_server_state::deliver(conn_id conn, uint64_t slot, outbound out) {
   auto i = conns.find(conn);
   if (i == conns.end())
@@ -57,40 +88,11 @@ ipc_server(ipc_server_actor::stateful_pointer<ipc_server_state> self,
   self->state.sink = std::move(sink);
   return {
     [self](atom::inbound, conn_id conn, inbound& in) {
-      auto& st = self->state;
-      auto& c = st.conns[conn];
-      if (c.ended)
-        return;
-      auto slot = c.order.reserve();
-      if (auto* r = std::get_if<inbound_request>(&in)) {
-        auto id = r->id;
-        bool is_shutdown
-          = std::holds_alternative<ipc::req::shutdown>(r->request);
-        self
-          ->request(st.supervisor, caf::infinite,
-                    ipc_call{std::move(r->request)})
-          .then(
-            [self, conn, slot, id, is_shutdown](ipc_reply& rep) {
-              auto out = encode_outbound(id, rep.response);
-              // After the in-band shutdown reply the process exits (§1.9).
-              if (is_shutdown
-                  && std::holds_alternative<ipc::resp::ok>(rep.response)
-                  && out.then == after_write::keep_open)
-                out.then = after_write::close_and_signal;
-              self->state.deliver(conn, slot, std::move(out));
-            },
-            [self, conn, slot, id](caf::error& e) {
-              auto out = encode_outbound(id, ipc::resp::err{wire_message(e)});
-              self->state.deliver(conn, slot, std::move(out));
-            });
-      } else if (auto* rej = std::get_if<inbound_reject>(&in)) {
-        st.deliver(conn, slot,
-                   encode_outbound(rej->id, ipc::resp::err{rej->message}));
-      } else {
-        // End of input: close once every earlier response has left.
-        c.ended = true;
-        st.deliver(conn, slot, {{}, after_write::close});
-      }
+      self->state.accept(conn, in);
+    },
+    [self](atom::inbound, inbound_batch& batch) {
+      for (auto& item : batch.items)
+        self->state.accept(item.conn, item.input);
     },
     [self](atom::gone, conn_id conn) { self->state.conns.erase(conn); },
   };

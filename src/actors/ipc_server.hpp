@@ -43,6 +43,10 @@ struct ipc_server_state {
 
   static inline const char* name = "overlayd.ipc_server";
 
+  /// Takes one input of `conn`: a request goes to the supervisor, its
+  /// response slot reserved now so that responses leave in this order.
+  void accept(conn_id conn, inbound& in);
+
   /// Fills `slot` of `conn` and writes whatever is now in order.
   void deliver(conn_id conn, uint64_t slot, outbound out);
 };

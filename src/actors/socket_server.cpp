@@ -378,6 +378,8 @@ struct socket_server::impl {
           }
         }
       }
+      if (handlers.on_round_end)
+        handlers.on_round_end();
     }
   }
 };

@@ -51,6 +51,10 @@ struct socket_handlers {
   std::function<void(conn_id)> on_gone;
   /// A `close_and_signal` write completed (or could not be completed).
   std::function<void()> on_shutdown_sent;
+  /// Everything one wake-up of the I/O thread brought has been handed to
+  /// the callbacks above; a caller that buffers frames passes them on here,
+  /// one hand-off per wake-up instead of one per frame.
+  std::function<void()> on_round_end;
 };
 
 class socket_server : public frame_sink {

@@ -154,7 +154,8 @@ int main(int argc, char** argv) {
   std::shared_ptr<overlayd::replay::recorder> rec;
   if (auto file = opts.record.value_or(cfg.record_file); !file.empty()) {
     auto opened = overlayd::replay::recorder::open(
-      {file, where.data_dir,
+      {file,
+       where.data_dir,
        {{"socket", where.socket}, {"workers", cfg.workers}},
        cfg.record_secrets});
     if (!opened) {
@@ -165,9 +166,8 @@ int main(int argc, char** argv) {
     spdlog::info("recording IPC exchanges to {}", file);
     engine_cfg.on_request_frame
       = [rec](uint64_t c, std::string_view b) { rec->on_request(c, b); };
-    engine_cfg.on_response_bytes = [rec](uint64_t c, std::string_view b) {
-      rec->on_response_bytes(c, b);
-    };
+    engine_cfg.on_response_bytes
+      = [rec](uint64_t c, std::string_view b) { rec->on_response_bytes(c, b); };
     engine_cfg.on_connection_gone = [rec](uint64_t c) { rec->on_closed(c); };
   }
   auto started = overlayd::actors::engine::start(std::move(engine_cfg));
