@@ -734,7 +734,7 @@ struct engine::state {
   }
 
   void fire_timers(peer& p, outbox& out, time_point now) {
-    auto due = [now](std::optional<time_point>& t) {
+    auto due = [now](optional_time_point& t) {
       if (!t || *t > now)
         return false;
       t.reset();

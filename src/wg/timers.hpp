@@ -32,20 +32,52 @@ inline constexpr std::size_t max_staged_packets = 128;
 
 } // namespace limits
 
+/// A point in time or none: std::optional's interface in 8 bytes instead
+/// of 16 (a peer has six of these, and a device may have 65,536 peers).
+/// time_point::min() stands for "none"; no clock reaches it.
+class optional_time_point {
+public:
+  using time_point = clock::time_point;
+
+  optional_time_point() = default;
+  optional_time_point(std::nullopt_t) {
+    // nop
+  }
+  optional_time_point(time_point t) : t_(t) {
+    // nop
+  }
+  optional_time_point& operator=(time_point t) {
+    t_ = t;
+    return *this;
+  }
+
+  bool has_value() const { return t_ != none(); }
+  explicit operator bool() const { return has_value(); }
+  time_point operator*() const { return t_; }
+  void reset() { t_ = none(); }
+  operator std::optional<time_point>() const {
+    return has_value() ? std::optional<time_point>{t_} : std::nullopt;
+  }
+
+private:
+  static constexpr time_point none() { return time_point::min(); }
+  time_point t_ = none();
+};
+
 /// Deadlines and counters of one peer (guarded by the peer lock). The
 /// on_* methods are the events of wireguard-go's timers.go.
 struct peer_timers {
   using time_point = clock::time_point;
 
-  std::optional<time_point> retransmit_handshake;
-  std::optional<time_point> send_keepalive;
-  std::optional<time_point> new_handshake;
-  std::optional<time_point> zero_key_material;
-  std::optional<time_point> persistent_keepalive;
+  optional_time_point retransmit_handshake;
+  optional_time_point send_keepalive;
+  optional_time_point new_handshake;
+  optional_time_point zero_key_material;
+  optional_time_point persistent_keepalive;
   int handshake_attempts = 0;
   bool need_another_keepalive = false;
   bool sent_last_minute_handshake = false;
-  std::optional<time_point> last_sent_handshake;
+  optional_time_point last_sent_handshake;
 
   /// REKEY_TIMEOUT plus 0..333 ms of jitter, so peers that lost packets
   /// together do not retry in lockstep.

@@ -252,3 +252,22 @@ TEST_CASE("rekey after 2^60 messages, refuse at REJECT_AFTER_MESSAGES") {
       CHECK(n.a.counters().dropped_replay == 0); // REJECT - 1 is fine
     }
 }
+
+TEST_CASE("optional_time_point behaves like std::optional in 8 bytes") {
+  static_assert(sizeof(optional_time_point) == sizeof(clock::time_point));
+  optional_time_point t;
+  CHECK_FALSE(t);
+  CHECK_FALSE(std::optional<clock::time_point>(t));
+  auto when = clock::time_point{} + std::chrono::seconds(5);
+  t = when;
+  REQUIRE(t);
+  CHECK(*t == when);
+  CHECK(std::optional<clock::time_point>(t) == when);
+  // The epoch of the clock is a valid deadline, not "none".
+  t = clock::time_point{};
+  CHECK(t.has_value());
+  t.reset();
+  CHECK_FALSE(t.has_value());
+  optional_time_point none = std::nullopt;
+  CHECK_FALSE(none);
+}
