@@ -269,6 +269,11 @@ struct socket_server::impl {
         if (handlers.on_frame)
           handlers.on_frame(id, std::move(**next));
       }
+      // A short read drained the socket: skip the recv that would only say
+      // EAGAIN (one syscall per request). The registration is
+      // level-triggered, so later bytes or the peer's EOF wake us again.
+      if (static_cast<size_t>(n) < sizeof(buf))
+        return;
     }
   }
 
