@@ -1,0 +1,148 @@
+// The ipc_server's batch input (one message per I/O-thread wake-up, see
+// engine.cpp): every item is taken exactly as if it had come alone, so a
+// batch keeps design §3's rules - each connection's responses leave in its
+// request order, and a request held up on one resource does not delay
+// another connection in the same batch.
+#include "actors/ipc_server.hpp"
+#include "actors/supervisor.hpp"
+#include "actors/transport.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "deterministic.hpp"
+#include "ipc/framing.hpp"
+#include "ipc/json_codec.hpp"
+
+using namespace overlayd;
+using actors::after_write;
+using actors::conn_id;
+using actors::inbound;
+using actors::inbound_batch;
+using actors::inbound_end;
+using actors::inbound_reject;
+using actors::inbound_request;
+using actors::ipam_actor;
+
+namespace {
+
+// An ipam that holds every allocation until the test sends `release` with
+// the address to answer (a stand-in for a slow resource).
+struct gate_ipam_state {
+  std::vector<caf::typed_response_promise<net::ip_address>> held;
+  static inline const char* name = "test.gate_ipam";
+};
+
+ipam_actor::behavior_type
+gate_ipam(ipam_actor::stateful_pointer<gate_ipam_state> self) {
+  return {
+    [self](atom::allocate, const std::string&,
+           bool) -> caf::result<net::ip_address> {
+      auto rp = self->make_response_promise<net::ip_address>();
+      self->state.held.push_back(rp);
+      return rp;
+    },
+    [self](atom::release, const net::ip_address& answer) {
+      auto& held = self->state.held;
+      if (held.empty())
+        return;
+      auto rp = held.front();
+      held.erase(held.begin());
+      rp.deliver(answer);
+    },
+    [](atom::rebind, const net::cidr&) -> net::ip_address {
+      return net::ip_address::v4(10, 99, 0, 1);
+    },
+  };
+}
+
+// Ids and close flags of what the ipc_server writes, per connection.
+struct id_sink : actors::frame_sink {
+  std::mutex mtx;
+  std::map<conn_id, std::vector<uint64_t>> ids;
+  std::map<conn_id, after_write> last_then;
+
+  void send(conn_id conn, std::string bytes, after_write then) override {
+    ipc::frame_decoder dec;
+    dec.feed(bytes);
+    std::lock_guard<std::mutex> guard{mtx};
+    for (;;) {
+      auto body = dec.next();
+      REQUIRE(body);
+      if (!body->has_value())
+        break;
+      auto f = ipc::decode_frame(**body);
+      REQUIRE(f);
+      ids[conn].push_back(std::get<ipc::response_frame>(*f).id);
+    }
+    last_then[conn] = then;
+  }
+};
+
+struct batch_fixture : test::deterministic_fixture {
+  ipam_actor ipam = sys.spawn(gate_ipam);
+  actors::transport_actor transport = sys.spawn(actors::transport);
+  actors::supervisor_actor sup = sys.spawn(
+    actors::supervisor, actors::supervisor_children{ipam, transport});
+  std::shared_ptr<id_sink> sink = std::make_shared<id_sink>();
+  actors::ipc_server_actor server = sys.spawn(
+    actors::ipc_server, sup, std::shared_ptr<actors::frame_sink>{sink});
+
+  batch_fixture() { run(); }
+
+  ~batch_fixture() {
+    caf::anon_send_exit(server, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+    run();
+  }
+
+  static void add(inbound_batch& b, conn_id conn, inbound in) {
+    auto& item = b.items.emplace_back();
+    item.conn = conn;
+    item.input = std::move(in);
+  }
+
+  static void add(inbound_batch& b, conn_id conn, uint64_t id, ipc::request r) {
+    add(b, conn, inbound{inbound_request{id, std::move(r)}});
+  }
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(batch_fixture,
+                  "one batch from several connections keeps each "
+                  "connection's order and does not hold up the others") {
+  inbound_batch b;
+  add(b, 1, 1, ipc::req::allocate_ip{"web", false}); // held
+  add(b, 2, 7, ipc::req::status{});
+  add(b, 1, 2, ipc::req::status{});
+  add(b, 1, inbound{inbound_reject{3, "frame codec error: bad"}});
+  add(b, 2, 8, ipc::req::nat_status{});
+  caf::anon_send(server, atom::inbound_v, std::move(b));
+  run();
+  // Connection 2 is answered while connection 1 waits on its first request.
+  CHECK(sink->ids[2] == std::vector<uint64_t>{7, 8});
+  CHECK(sink->ids[1].empty());
+  caf::anon_send(ipam, atom::release_v, net::ip_address::v4(10, 99, 0, 5));
+  run();
+  CHECK(sink->ids[1] == std::vector<uint64_t>{1, 2, 3});
+  CHECK(sink->last_then[1] == after_write::keep_open);
+}
+
+TEST_CASE_FIXTURE(batch_fixture,
+                  "an end of input inside a batch closes after the earlier "
+                  "responses and ignores what follows") {
+  inbound_batch b;
+  add(b, 1, 1, ipc::req::status{});
+  add(b, 1, inbound{inbound_end{}});
+  add(b, 1, 2, ipc::req::status{});
+  caf::anon_send(server, atom::inbound_v, std::move(b));
+  run();
+  CHECK(sink->ids[1] == std::vector<uint64_t>{1});
+  CHECK(sink->last_then[1] == after_write::close);
+}
