@@ -114,6 +114,13 @@ CAF_BEGIN_TYPE_ID_BLOCK(overlayd, caf::first_custom_type_id)
   CAF_ADD_ATOM(overlayd, overlayd::atom, add_allowed, "ov_addip")
   CAF_ADD_ATOM(overlayd, overlayd::atom, rm_allowed, "ov_rmip")
 
+  // -- driver workers --------------------------------------------------------
+
+  /// Run a `driver_job` (on a pool: in its resource's order).
+  CAF_ADD_ATOM(overlayd, overlayd::atom, drv_run, "ov_drvrun")
+  /// A worker's or a pool's counters.
+  CAF_ADD_ATOM(overlayd, overlayd::atom, drv_stats, "ov_drvstat")
+
   // -- queries ---------------------------------------------------------------
 
   /// Read-only snapshot of an actor's state (tests, status).

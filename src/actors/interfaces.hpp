@@ -10,6 +10,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "actors/atoms.hpp"
+#include "actors/driver_job.hpp"
 
 namespace overlayd::actors {
 
@@ -55,5 +56,22 @@ using transport_actor = caf::typed_actor<
   caf::reacts_to<atom::rm_allowed, std::string, std::string>,
   /// What the transport holds now.
   caf::replies_to<atom::snapshot>::with<transport_snapshot>>;
+
+/// DRIVER_WORKER: runs blocking host-driver calls on its own thread
+/// (spawned `caf::detached`), one job at a time.
+using driver_worker_actor = caf::typed_actor<
+  /// Runs the job; a driver failure is a value in the outcome.
+  caf::replies_to<atom::drv_run, driver_job>::with<driver_outcome>,
+  /// This worker's counters.
+  caf::replies_to<atom::drv_stats>::with<driver_worker_stats>>;
+
+/// DRIVER_POOL: the front of a few driver workers. Jobs on the same
+/// resource run in arrival order, others in parallel (design §3).
+using driver_pool_actor = caf::typed_actor<
+  /// Queues the job behind earlier jobs on its resource and answers with
+  /// its outcome once a worker has run it.
+  caf::replies_to<atom::drv_run, driver_job>::with<driver_outcome>,
+  /// Every worker's counters and the pool's queue.
+  caf::replies_to<atom::drv_stats>::with<driver_pool_stats>>;
 
 } // namespace overlayd::actors
