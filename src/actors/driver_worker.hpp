@@ -126,4 +126,19 @@ driver_pool(driver_pool_actor::stateful_pointer<driver_pool_state> self,
 drivers::error driver_request_failed(const driver_job& job,
                                      const caf::error& err);
 
+/// Runs `job` on `pool` from inside actor `self` and calls
+/// `done(drivers::result<T>)` in `self`'s context with the job's result, a
+/// driver error or, if the request itself failed, `driver_request_failed`:
+/// one path for every outcome, and `self` never waits.
+template <class T, class Self, class Done>
+void run_driver_job(Self* self, const driver_pool_actor& pool, driver_job job,
+                    Done done) {
+  driver_job header{job.order, job.label, {}};
+  self->request(pool, caf::infinite, atom::drv_run_v, std::move(job))
+    .then([done](driver_outcome& out) mutable { done(out.template get<T>()); },
+          [done, header](caf::error& err) mutable {
+            done(drivers::result<T>{driver_request_failed(header, err)});
+          });
+}
+
 } // namespace overlayd::actors

@@ -225,3 +225,43 @@ TEST_CASE_FIXTURE(ordering_fixture,
     CHECK(*exists);
   }
 }
+
+namespace {
+
+// A client that uses `run_driver_job`, as the supervisor would: it files
+// each typed result under a name.
+caf::behavior typed_client(caf::event_based_actor* self, driver_pool_actor pool,
+                           std::map<std::string, std::string>* seen) {
+  return {
+    [=](const std::string& link) {
+      actors::run_driver_job<drivers::link_info>(
+        self, pool,
+        actors::make_driver_job(
+          resource::named(link), "get_link",
+          [link](drivers::host_driver& h) { return h.links().get_link(link); }),
+        [=](drivers::result<drivers::link_info> r) {
+          seen->insert_or_assign(link, r ? "ok " + r->name
+                                         : "err " + r.error().what());
+        });
+    },
+  };
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(ordering_fixture,
+                  "run_driver_job hands the caller the typed result or the "
+                  "driver's error") {
+  run();
+  std::map<std::string, std::string> seen;
+  auto client = sys.spawn(typed_client, pool, &seen);
+  caf::anon_send(client, std::string{"lo"});
+  caf::anon_send(client, std::string{"zl-none"});
+  run();
+  REQUIRE(seen.size() == 2);
+  CHECK(seen["lo"] == "ok lo");
+  CHECK(seen["zl-none"].rfind("err ", 0) == 0);
+  CHECK(seen["zl-none"].find("zl-none") != std::string::npos);
+  caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
+  run();
+}
