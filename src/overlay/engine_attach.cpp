@@ -376,6 +376,20 @@ ipc::response engine::attach_guest(const std::string& id,
     release_into_pools(ip, pool_service);
     return ipc::overlay_error("add_peer failed: " + st.error());
   }
+  if (dedicated) {
+    // The guest's address is in the service subnet, which the bridge
+    // routes; its replies must go to the dedicated device instead.
+    std::uint8_t host_prefix = ip.is_v6() ? 128 : 32;
+    if (auto st = host_.links().replace_route_via_dev(
+          to_driver(ip), host_prefix, device,
+          to_driver(dedicated_.at(r.service).overlay_ip));
+        !st) {
+      (void)wg_.remove_peer(device, public_key);
+      release_into_pools(ip, pool_service);
+      return ipc::overlay_error("route for guest " + ip.to_string() + " via "
+                                + device + ": " + st.error().what());
+    }
+  }
   {
     std::lock_guard scopes{scope_mu_};
     scopes_.global_peers[public_key] = guest_peer;
@@ -413,6 +427,9 @@ ipc::response engine::detach_guest(const std::string& id) {
   }
   if (!device.empty())
     (void)wg_.remove_peer(device, info.public_key);
+  if (!device.empty() && device != global_interface_)
+    (void)host_.links().delete_route_via_dev(
+      to_driver(info.overlay_ip), info.overlay_ip.is_v6() ? 128 : 32, device);
   if (info.isolation_network)
     leave_isolation(*info.isolation_network, info.overlay_ip);
   release_into_pools(info.overlay_ip, info.service);

@@ -202,24 +202,28 @@ ipc::response engine::setup_dedicated(const std::string& service) {
                               + service + ": " + created.error());
   }
   auto& links = host_.links();
-  auto prefix = static_cast<std::uint8_t>(subnet->prefix());
   auto configure_failed = [&](const std::string& what) -> ipc::response {
     wg_.destroy_device(iface);
     give_back_port();
     return ipc::overlay_error("Failed to configure dedicated overlay for "
                               + service + ": " + what);
   };
-  if (auto st = links.add_address(iface, to_driver(overlay_ip), prefix);
+  // The reference gives the TUN overlay_ip/prefix and routes the subnet
+  // on it, and then gives the bridge the same gateway/prefix: two
+  // connected routes for the subnet, the TUN's found first, so replies to
+  // this node's own containers went into the TUN and were dropped (the
+  // quirk of dataplane §5.3; a cross-node ping over the dedicated device
+  // never came back). Here the TUN carries only overlay_ip/32 and the
+  // bridge alone routes the local subnet; remote services' subnets are
+  // routed onto the TUN by whoever adds their peers.
+  std::uint8_t host_prefix = overlay_ip.is_v6() ? 128 : 32;
+  if (auto st = links.add_address(iface, to_driver(overlay_ip), host_prefix);
       !st && st.error().kind() != drivers::error_kind::already_exists)
     return configure_failed("Failed to assign IP: " + st.error().what());
   (void)links.set_mtu(iface, 1420);
   if (auto st = links.set_link_up(iface); !st)
     return configure_failed("Failed to bring up interface: "
                             + st.error().what());
-  if (auto st
-      = links.add_route_via_dev(to_driver(subnet->network()), prefix, iface);
-      !st && st.error().kind() != drivers::error_kind::already_exists)
-    return configure_failed("Failed to add route: " + st.error().what());
 
   state.upsert(ipam::dedicated_network_entry(service, iface, *subnet, port,
                                              private_key, public_key));

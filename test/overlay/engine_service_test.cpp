@@ -195,3 +195,39 @@ TEST_CASE("a slow bridge creation does not delay peer work") {
   CHECK(slow.wait_for(0s) != std::future_status::ready);
   CHECK(info_of(slow.get()).name == "zl-dep-i0-web-b");
 }
+
+TEST_CASE("dedicated: the bridge alone routes the local subnet; a dedicated "
+          "guest is routed onto the dedicated device") {
+  twin_engine t;
+  REQUIRE(std::holds_alternative<ipc::resp::bridge_name>(t.setup_global()));
+  auto info = info_of(t.setup_service("db", overlay_mode::dedicated));
+  auto& l = t.twin.root().links();
+  auto dev = l.get_link("zl-dep-i0-db-d");
+  REQUIRE(dev);
+  REQUIRE(dev->addresses.size() == 1);
+  CHECK(dev->addresses[0].address.to_string() == info.overlay_ip->to_string());
+  CHECK(int{dev->addresses[0].prefix_len} == 32);
+  auto routes_on = [&](const std::string& device) {
+    std::vector<std::string> out;
+    auto routes = l.list_routes();
+    REQUIRE(routes);
+    for (auto& r : *routes)
+      if (r.device == device)
+        out.push_back(r.destination.to_string() + "/"
+                      + std::to_string(int{r.destination_len}));
+    return out;
+  };
+  // Before: a second connected route on the TUN steered replies to local
+  // containers into it.
+  CHECK(routes_on("zl-dep-i0-db-d").empty());
+  CHECK(routes_on("zl-dep-i0-db-b") == std::vector<std::string>{*info.subnet});
+
+  ipc::req::attach_container r;
+  r.handle = ipc::guest_managed_handle{"vm"};
+  r.service = "db";
+  auto cfg = std::get<ipc::resp::guest_config>(t.eng->attach_container(r));
+  CHECK(routes_on("zl-dep-i0-db-d")
+        == std::vector<std::string>{cfg.overlay_ip.to_string() + "/32"});
+  t.eng->detach_container({ipc::guest_managed_handle{"vm"}});
+  CHECK(routes_on("zl-dep-i0-db-d").empty());
+}

@@ -1,7 +1,7 @@
 #pragma once
 
 // Root-only helpers for the overlay host tests: throwaway namespaces named
-// oor-*, "containers" (sleeping processes in a namespace of their own), and
+// oot-*, "containers" (sleeping processes in a namespace of their own), and
 // running code on a thread inside a node's namespace so the real backend
 // (netlink, /proc/sys, iptables, the TUN) acts there and nowhere else.
 
@@ -39,7 +39,7 @@ inline std::string sh(const std::string& command, int* status = nullptr) {
 /// exit, even when the test fails.
 class node_netns {
 public:
-  explicit node_netns(std::string tag) : name_("oor-" + std::move(tag)) {
+  explicit node_netns(std::string tag) : name_("oot-" + std::move(tag)) {
     sh("ip netns del " + name_);
     int st = 0;
     auto out = sh("ip netns add " + name_, &st);
