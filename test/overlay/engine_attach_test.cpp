@@ -284,3 +284,37 @@ TEST_CASE("shutdown with everything up returns the host to its start") {
   CHECK(host_fingerprint(t.twin) == before);
   CHECK(t.wg.device_names().empty());
 }
+
+TEST_CASE("crash mid-attach: a fresh engine sweeps the veths, prunes the "
+          "bridge and leaves the host as found") {
+  twin_engine t;
+  auto before = host_fingerprint(t.twin);
+  ready(t);
+  REQUIRE(t.twin.add_process(31));
+  // The daemon died right after creating the pair and enslaving the host
+  // end, before the peer end moved into the container.
+  auto& l = t.twin.root().links();
+  REQUIRE(l.create_veth_pair("veth-31-s", "vc-31-s"));
+  REQUIRE(l.set_master("veth-31-s", "zl-dep-i0-web-b"));
+  t.twin.kill_process(31);
+  t.restart();
+  REQUIRE(std::holds_alternative<ipc::resp::bridge_name>(t.setup_global()));
+  REQUIRE(std::holds_alternative<ipc::resp::service_overlay>(
+    t.setup_service("api", overlay_mode::automatic)));
+  // Still a member: the zero-member guard keeps the bridge.
+  auto r = std::get<ipc::resp::pruned_bridges>(
+    t.eng->prune_orphan_bridges({"zl-dep-i0-api-b"}));
+  CHECK(r.reclaimed.empty());
+  // The next attach sweeps the dead pid's veths first.
+  REQUIRE(t.twin.add_process(32));
+  ip_of(t.attach_pid(32, "api"));
+  CHECK_FALSE(*l.link_exists("veth-31-s"));
+  CHECK_FALSE(*l.link_exists("vc-31-s"));
+  r = std::get<ipc::resp::pruned_bridges>(
+    t.eng->prune_orphan_bridges({"zl-dep-i0-api-b"}));
+  CHECK(r.reclaimed == std::vector<std::string>{"zl-dep-i0-web-b"});
+  t.detach_pid(32);
+  t.eng->teardown_service_overlay("api");
+  t.eng->shutdown();
+  CHECK(host_fingerprint(t.twin) == before);
+}

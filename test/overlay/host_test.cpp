@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include <net/if.h>
+
 #include "drivers/host/real_host.hpp"
 #include "test/overlay/host_support.hpp"
 #include "test/overlay/twin_fixture.hpp"
@@ -297,24 +299,25 @@ TEST_CASE("dedicated and host_shared on real devices; the dedicated identity "
 
 namespace {
 
-/// Joins two nodes with a veth underlay (a.1 and a.2 on 192.168.<net>.0/24)
-/// and waits until both ends carry traffic.
-void underlay(node& n1, node& n2, const std::string& tag, int net) {
+/// Joins two namespaces with a veth underlay (.1 and .2 on
+/// 192.168.<net>.0/24) and waits until both ends carry traffic.
+void underlay(const node_netns& n1, const node_netns& n2,
+              const std::string& tag, int net) {
   auto a = "oot-" + tag + "a";
   auto b = "oot-" + tag + "b";
   auto prefix = "192.168." + std::to_string(net) + ".";
   // No IPv6 DAD: the link-local address would change state between the
   // fingerprints.
   for (auto* n : {&n1, &n2})
-    n->ns.exec("sysctl -qw net.ipv6.conf.default.accept_dad=0");
-  sh("ip link add " + a + " netns " + n1.ns.name() + " type veth peer name " + b
-     + " netns " + n2.ns.name());
-  n1.ns.exec("ip addr add " + prefix + "1/24 dev " + a);
-  n1.ns.exec("ip link set " + a + " up");
-  n2.ns.exec("ip addr add " + prefix + "2/24 dev " + b);
-  n2.ns.exec("ip link set " + b + " up");
+    n->exec("sysctl -qw net.ipv6.conf.default.accept_dad=0");
+  sh("ip link add " + a + " netns " + n1.name() + " type veth peer name " + b
+     + " netns " + n2.name());
+  n1.exec("ip addr add " + prefix + "1/24 dev " + a);
+  n1.exec("ip link set " + a + " up");
+  n2.exec("ip addr add " + prefix + "2/24 dev " + b);
+  n2.exec("ip link set " + b + " up");
   for (int i = 0; i < 50; ++i) {
-    if ((n1.ns.exec("ip -o link") + n2.ns.exec("ip -o link")).find("NO-CARRIER")
+    if ((n1.exec("ip -o link") + n2.exec("ip -o link")).find("NO-CARRIER")
         == std::string::npos)
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds{100});
@@ -355,7 +358,7 @@ TEST_CASE("dedicated mode across two nodes: service-scope keys, container "
           "to container over the dedicated device") {
   node n1{"dd1"};
   node n2{"dd2"};
-  underlay(n1, n2, "dd", 78);
+  underlay(n1.ns, n2.ns, "dd", 78);
   auto before1 = n1.ns.fingerprint();
   auto before2 = n2.ns.fingerprint();
   n1.run([](engine& e) { return e.set_local_node_id(1); });
@@ -464,4 +467,249 @@ TEST_CASE("two isolated networks: allowed within, blocked across; the last "
   CHECK(rules.find(b1.to_string()) != std::string::npos);
   n.run([](engine& e) { return e.shutdown(); });
   CHECK(n.ns.fingerprint() == before);
+}
+
+namespace {
+
+/// wireguard-go serving `ifname` in namespace `ns`, in the foreground of a
+/// child process that is killed on scope exit (its TUN goes with it).
+class wireguard_go {
+public:
+  wireguard_go(const node_netns& ns, const std::string& ifname) {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int null = ::open("/dev/null", O_WRONLY);
+      ::dup2(null, 1);
+      ::dup2(null, 2);
+      ::setenv("WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD", "1", 1);
+      ::execlp("ip", "ip", "netns", "exec", ns.name().c_str(), "wireguard-go",
+               "-f", ifname.c_str(), nullptr);
+      ::_exit(127);
+    }
+    for (int i = 0; i < 100; ++i) {
+      if (ns.exec("ip -o link show dev " + ifname).find(ifname)
+          != std::string::npos)
+        return;
+      std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    }
+    stop();
+    throw std::runtime_error("wireguard-go did not create " + ifname);
+  }
+  ~wireguard_go() { stop(); }
+  wireguard_go(const wireguard_go&) = delete;
+  wireguard_go& operator=(const wireguard_go&) = delete;
+
+private:
+  void stop() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
+  pid_t pid_ = -1;
+};
+
+} // namespace
+
+TEST_CASE("guest_managed: a WireGuard guest brought up from the returned "
+          "config pings the node") {
+  node n{"gn"};
+  node_netns guest{"gg"};
+  underlay(n.ns, guest, "gu", 79);
+  auto before = n.ns.fingerprint();
+  REQUIRE(std::holds_alternative<ipc::resp::bridge_name>(
+    n.setup_global("10.200.0.0/28")));
+  ipc::req::attach_container a;
+  a.handle = ipc::guest_managed_handle{"vm1"};
+  a.service = "web";
+  auto r = n.run([&](engine& e) { return e.attach_container(a); });
+  REQUIRE_MESSAGE(std::holds_alternative<ipc::resp::guest_config>(r),
+                  error_of(r));
+  auto cfg = std::get<ipc::resp::guest_config>(r);
+  REQUIRE(cfg.peers.size() == 1);
+  auto node_ip = *n.status().node_ip;
+  CHECK(cfg.peers[0].endpoint == node_ip.to_string() + ":51820");
+
+  // The guest's config, except the endpoint: the node's overlay address is
+  // what a guest behind the node's own network would dial; this guest sits
+  // on the underlay, so it dials the node's underlay address.
+  wireguard_go wg{guest, "oot-wg0"};
+  auto key_file = n.dir.path() / "guest.key";
+  {
+    std::FILE* f = std::fopen(key_file.c_str(), "w");
+    REQUIRE(f != nullptr);
+    std::fputs(cfg.private_key.c_str(), f);
+    std::fclose(f);
+  }
+  int st = -1;
+  auto out = guest.exec(
+    "wg set oot-wg0 private-key " + key_file.string() + " peer "
+      + cfg.peers[0].public_key + " endpoint 192.168.79.1:51820 allowed-ips "
+      + cfg.peers[0].allowed_ips + " persistent-keepalive "
+      + std::to_string(cfg.peers[0].persistent_keepalive_secs),
+    &st);
+  REQUIRE_MESSAGE(st == 0, out);
+  CHECK(guest.exec("wg show oot-wg0 public-key").find(cfg.public_key)
+        != std::string::npos);
+  guest.exec("ip addr add " + cfg.overlay_ip.to_string() + "/"
+             + std::to_string(int{cfg.prefix_len}) + " dev oot-wg0");
+  guest.exec("ip link set oot-wg0 up");
+  guest.exec("ip route add " + cfg.peers[0].allowed_ips + " dev oot-wg0");
+
+  auto t0 = std::chrono::steady_clock::now();
+  out = guest.exec("ping -c 1 -w 10 " + node_ip.to_string(), &st);
+  MESSAGE("guest's first reply after "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now() - t0)
+               .count()
+          << " ms");
+  CHECK_MESSAGE(st == 0, out);
+  // The node sees the guest as a peer that has shaken hands.
+  bool handshaken = false;
+  for (auto& p : n.status().peers)
+    handshaken |= p.last_handshake_unix_secs > 0;
+  CHECK(handshaken);
+
+  n.run([](engine& e) {
+    return e.detach_container({ipc::guest_managed_handle{"vm1"}});
+  });
+  CHECK(n.status().peers.empty());
+  n.run([](engine& e) { return e.shutdown(); });
+  CHECK(n.ns.fingerprint() == before);
+}
+
+TEST_CASE("kill -9 mid-attach: a fresh engine sweeps the veths, prunes the "
+          "bridge and the node is left as found") {
+  node_netns ns{"kl"};
+  temp_dir dir;
+  auto before = ns.fingerprint();
+  auto c1 = std::make_unique<container>();
+  auto pid1 = static_cast<std::uint32_t>(c1->pid());
+  auto veth1 = "veth-" + std::to_string(pid1) + "-s";
+
+  // The daemon: its own process, killed once the attach's host veth exists.
+  pid_t daemon = ::fork();
+  if (daemon == 0) {
+    int fd = ::open(ns.path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0)
+      ::_exit(2);
+    drivers::real_host_options hopts;
+    hopts.config_root = dir.path().string();
+    hopts.reload_managers = false;
+    hopts.rootless = false;
+    auto host = drivers::make_real_host_driver(hopts);
+    auto wg = make_device_wg_control();
+    engine_options opts;
+    opts.data_dir = dir.path();
+    opts.rootless = false;
+    engine e{*host, *wg, opts};
+    ipc::req::setup_global_overlay g;
+    g.deployment = "dep";
+    g.instance_id = "i0";
+    g.cluster_cidr = "10.200.0.0/16";
+    g.slice_cidr = "10.200.0.0/28";
+    g.wg_port = 51820;
+    if (!std::holds_alternative<ipc::resp::bridge_name>(
+          e.setup_global_overlay(g)))
+      ::_exit(3);
+    if (!std::holds_alternative<ipc::resp::service_overlay>(
+          e.setup_service_overlay({"web", ipc::overlay_mode::automatic})))
+      ::_exit(4);
+    ipc::req::attach_container a;
+    a.handle = ipc::linux_pid_handle{pid1};
+    a.service = "web";
+    a.join_global = true;
+    e.attach_container(a);
+    ::pause();
+    ::_exit(0);
+  }
+  REQUIRE(daemon > 0);
+  bool seen = false;
+  in_netns(ns.path(), [&] {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (::if_nametoindex(veth1.c_str()) != 0) {
+        seen = true;
+        break;
+      }
+    }
+    ::kill(daemon, SIGKILL);
+  });
+  int wst = 0;
+  ::waitpid(daemon, &wst, 0);
+  REQUIRE_MESSAGE(seen, "daemon exit status " << wst);
+  MESSAGE(
+    "container eth0 at the kill: " << c1->exec("ip -o addr show dev eth0"));
+  // The crash left the bridge, the veth and the firewall rules behind.
+  CHECK(ns.exec("ip -o link show").find("zl-dep-i0-web-b")
+        != std::string::npos);
+  CHECK(ns.exec("iptables -S").find("ZLAYER-OVERLAY") != std::string::npos);
+  // The container went down with it; a veth pair that was never moved
+  // into it stays behind in the node.
+  c1.reset();
+  MESSAGE("left in the node after the container died: "
+          << ns.exec("sh -c 'ip -o link show | grep -o \"v[a-z]*-"
+                     + std::to_string(pid1) + "-[a-z]*\" || true'"));
+
+  // Restart: a fresh engine on the same data directory.
+  std::unique_ptr<drivers::host_driver> host;
+  std::unique_ptr<wg_control> wg;
+  std::unique_ptr<engine> eng;
+  auto run = [&](const std::function<ipc::response(engine&)>& op) {
+    ipc::response out;
+    in_netns(ns.path(), [&] { out = op(*eng); });
+    return out;
+  };
+  in_netns(ns.path(), [&] {
+    drivers::real_host_options hopts;
+    hopts.config_root = dir.path().string();
+    hopts.reload_managers = false;
+    hopts.rootless = false;
+    host = drivers::make_real_host_driver(hopts);
+    wg = make_device_wg_control();
+    engine_options opts;
+    opts.data_dir = dir.path();
+    opts.rootless = false;
+    eng = std::make_unique<engine>(*host, *wg, opts);
+  });
+  auto cleanup = [&] {
+    in_netns(ns.path(), [&] {
+      eng.reset();
+      wg.reset();
+      host.reset();
+    });
+  };
+  ipc::req::setup_global_overlay g;
+  g.deployment = "dep";
+  g.instance_id = "i0";
+  g.cluster_cidr = "10.200.0.0/16";
+  g.slice_cidr = "10.200.0.0/28";
+  g.wg_port = 51820;
+  auto r = run([&](engine& e) { return e.setup_global_overlay(g); });
+  CHECK_MESSAGE(std::holds_alternative<ipc::resp::bridge_name>(r), error_of(r));
+  r = run([](engine& e) {
+    return e.setup_service_overlay({"api", ipc::overlay_mode::automatic});
+  });
+  CHECK_MESSAGE(std::holds_alternative<ipc::resp::service_overlay>(r),
+                error_of(r));
+  // An attach sweeps the veths of dead processes first.
+  container c2;
+  ipc::req::attach_container a;
+  a.handle = ipc::linux_pid_handle{static_cast<std::uint32_t>(c2.pid())};
+  a.service = "api";
+  r = run([&](engine& e) { return e.attach_container(a); });
+  CHECK_MESSAGE(std::holds_alternative<ipc::resp::attached>(r), error_of(r));
+  CHECK(ns.exec("ip -o link show").find("-" + std::to_string(pid1) + "-")
+        == std::string::npos);
+  r = run(
+    [](engine& e) { return e.prune_orphan_bridges({"zl-dep-i0-api-b"}); });
+  REQUIRE(std::holds_alternative<ipc::resp::pruned_bridges>(r));
+  CHECK(std::get<ipc::resp::pruned_bridges>(r).reclaimed
+        == std::vector<std::string>{"zl-dep-i0-web-b"});
+  run([&](engine& e) { return e.detach_container({a.handle}); });
+  run([](engine& e) { return e.teardown_service_overlay("api"); });
+  run([](engine& e) { return e.shutdown(); });
+  cleanup();
+  CHECK(ns.fingerprint() == before);
 }

@@ -19,7 +19,7 @@ class temp_dir {
 public:
   temp_dir() {
     auto tmpl
-      = (std::filesystem::temp_directory_path() / "oor-unit-XXXXXX").string();
+      = (std::filesystem::temp_directory_path() / "oot-unit-XXXXXX").string();
     path_ = ::mkdtemp(tmpl.data());
   }
   ~temp_dir() {
