@@ -89,10 +89,13 @@ ipc::response engine::handle(const ipc::request& request) {
         return shutdown();
       else if constexpr (std::is_same_v<T, q::nat_status>)
         return ipc::resp::nat_status{};
+      else if constexpr (std::is_same_v<T, q::register_dns>)
+        return register_dns(r.name, r.ip);
+      else if constexpr (std::is_same_v<T, q::unregister_dns>)
+        return unregister_dns(r.name);
       else
-        // register/unregister DNS and the NAT tick belong to other
-        // modules (DNS records, the NAT runtime); their bookkeeping has no
-        // host effect here.
+        // The NAT tick belongs to the NAT runtime; without one it is a
+        // no-op, as in the reference.
         return ipc::resp::ok{};
     },
     request);
@@ -310,6 +313,24 @@ ipc::response engine::status() {
     out.dedicated_services.push_back(std::move(st));
   }
   return out;
+}
+
+ipc::response engine::register_dns(const std::string& name,
+                                   const net::ip_address& ip) {
+  std::lock_guard guard{scope_mu_};
+  scopes_.dns_records[name] = ip;
+  return ipc::resp::ok{};
+}
+
+ipc::response engine::unregister_dns(const std::string& name) {
+  std::lock_guard guard{scope_mu_};
+  scopes_.dns_records.erase(name);
+  return ipc::resp::ok{};
+}
+
+std::map<std::string, net::ip_address> engine::dns_records() const {
+  std::lock_guard guard{scope_mu_};
+  return scopes_.dns_records;
 }
 
 std::map<std::string, std::vector<ipc::nat_candidate_wire>>

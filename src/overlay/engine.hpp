@@ -67,6 +67,13 @@ public:
   ipc::response add_allowed_ip(const ipc::req::add_allowed_ip& r);
   ipc::response remove_allowed_ip(const ipc::req::remove_allowed_ip& r);
   ipc::response status();
+  /// The reference's DNS bookkeeping: a name-to-address map that only
+  /// these two requests change (nothing in the daemon serves it; spec
+  /// dataplane §9). Registering a name again replaces its address.
+  ipc::response register_dns(const std::string& name,
+                             const net::ip_address& ip);
+  ipc::response unregister_dns(const std::string& name);
+  std::map<std::string, net::ip_address> dns_records() const;
 
   // -- slow: host work ------------------------------------------------------
   ipc::response set_local_node_id(std::uint64_t node_id);
@@ -133,6 +140,7 @@ private:
     std::map<std::string, dedicated_record> dedicated;
     std::map<std::string, ipc::peer_spec> global_peers;
     std::map<std::string, std::vector<ipc::nat_candidate_wire>> candidates;
+    std::map<std::string, net::ip_address> dns_records;
   };
 
   // Everything below `host_mu_` is called with it held.

@@ -145,3 +145,25 @@ TEST_CASE("requests outside the core answer like the reference on Linux") {
     std::holds_alternative<ipc::resp::ok>(t.eng->handle(ipc::req::shutdown{})));
   CHECK(t.eng->shutdown_requested());
 }
+
+TEST_CASE("register_dns and unregister_dns keep the name-to-address map") {
+  twin_engine t;
+  auto ip = [](const char* text) { return *net::ip_address::parse(text); };
+  CHECK(std::holds_alternative<ipc::resp::ok>(
+    t.eng->handle(ipc::req::register_dns{"web", ip("10.200.0.5")})));
+  t.eng->handle(ipc::req::register_dns{"db", ip("fd00::7")});
+  // Registering again replaces the address.
+  t.eng->handle(ipc::req::register_dns{"web", ip("10.200.0.6")});
+  auto records = t.eng->dns_records();
+  REQUIRE(records.size() == 2);
+  CHECK(records.at("web").to_string() == "10.200.0.6");
+  CHECK(records.at("db").to_string() == "fd00::7");
+  CHECK(std::holds_alternative<ipc::resp::ok>(
+    t.eng->handle(ipc::req::unregister_dns{"web"})));
+  // Unknown names are fine.
+  CHECK(std::holds_alternative<ipc::resp::ok>(
+    t.eng->handle(ipc::req::unregister_dns{"nope"})));
+  records = t.eng->dns_records();
+  CHECK(records.size() == 1);
+  CHECK(records.contains("db"));
+}
