@@ -475,7 +475,10 @@ namespace {
 /// child process that is killed on scope exit (its TUN goes with it).
 class wireguard_go {
 public:
-  wireguard_go(const node_netns& ns, const std::string& ifname) {
+  wireguard_go(const node_netns& ns, const std::string& ifname)
+    : socket_("/var/run/wireguard/" + ifname + ".sock") {
+    // A socket left by a killed run of this test would be taken as live.
+    std::filesystem::remove(socket_);
     pid_ = ::fork();
     if (pid_ == 0) {
       int null = ::open("/dev/null", O_WRONLY);
@@ -487,8 +490,10 @@ public:
       ::_exit(127);
     }
     for (int i = 0; i < 100; ++i) {
+      // `wg` talks to the UAPI socket, which comes after the TUN.
       if (ns.exec("ip -o link show dev " + ifname).find(ifname)
-          != std::string::npos)
+            != std::string::npos
+          && std::filesystem::exists(socket_))
         return;
       std::this_thread::sleep_for(std::chrono::milliseconds{50});
     }
@@ -502,11 +507,25 @@ public:
 private:
   void stop() {
     if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
+      // SIGTERM lets it remove its socket; SIGKILL if it lingers.
+      ::kill(pid_, SIGTERM);
+      bool reaped = false;
+      for (int i = 0; i < 40 && !reaped; ++i) {
+        reaped = ::waitpid(pid_, nullptr, WNOHANG) == pid_;
+        if (!reaped)
+          std::this_thread::sleep_for(std::chrono::milliseconds{50});
+      }
+      // Only while unreaped is the pid still surely ours.
+      if (!reaped) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+      }
       pid_ = -1;
     }
+    std::error_code ec;
+    std::filesystem::remove(socket_, ec);
   }
+  std::string socket_;
   pid_t pid_ = -1;
 };
 
