@@ -1,9 +1,9 @@
 #!/bin/sh
 # Builds and runs the relay forwarding benchmark against the stun library of
-# a meson build directory (default /tmp/build-stun). Root gives a private
+# a meson build directory (default build). Root gives a private
 # network namespace and the coturn comparison.
 set -eu
-build=${1:-/tmp/build-stun}
+build=${1:-build}
 shift || true
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../../src" && pwd)
