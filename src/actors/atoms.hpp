@@ -121,6 +121,29 @@ CAF_BEGIN_TYPE_ID_BLOCK(overlayd, caf::first_custom_type_id)
   /// A worker's or a pool's counters.
   CAF_ADD_ATOM(overlayd, overlayd::atom, drv_stats, "ov_drvstat")
 
+  // -- NAT traversal and relay -----------------------------------------------
+
+  /// Configure NAT traversal (`setup_global_overlay`'s `nat`).
+  CAF_ADD_ATOM(overlayd, overlayd::atom, nat_config, "ov_natcfg")
+  /// Replace a peer's NAT candidates.
+  CAF_ADD_ATOM(overlayd, overlayd::atom, nat_cands, "ov_natcand")
+  /// Forget a peer's NAT state.
+  CAF_ADD_ATOM(overlayd, overlayd::atom, nat_rmpeer, "ov_natrm")
+  /// One NAT maintenance tick.
+  CAF_ADD_ATOM(overlayd, overlayd::atom, nat_tick, "ov_nattick")
+  /// NAT status snapshot.
+  CAF_ADD_ATOM(overlayd, overlayd::atom, nat_status, "ov_natstat")
+  /// The ticker's 1 s attempt poll.
+  CAF_ADD_ATOM(overlayd, overlayd::atom, nat_poll, "ov_natpoll")
+  /// The ticker's standalone self-tick.
+  CAF_ADD_ATOM(overlayd, overlayd::atom, nat_self, "ov_natself")
+  /// Start the built-in relay server (first request binds).
+  CAF_ADD_ATOM(overlayd, overlayd::atom, relay_up, "ov_relayup")
+  /// The relay server's counters.
+  CAF_ADD_ATOM(overlayd, overlayd::atom, relay_stat, "ov_relayst")
+  /// Stop the relay server and close its sockets.
+  CAF_ADD_ATOM(overlayd, overlayd::atom, relay_down, "ov_relaydn")
+
   // -- queries ---------------------------------------------------------------
 
   /// Read-only snapshot of an actor's state (tests, status).
