@@ -2,16 +2,21 @@
 // services and a fake WireGuard device. Nothing here touches a network:
 // the configured STUN server is a loopback address the fakes never dial.
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <caf/event_based_actor.hpp>
 
 #include <doctest/doctest.h>
 
 #include "actors/nat_ticker.hpp"
+#include "actors/system_config.hpp"
 #include "deterministic.hpp"
 
 using namespace overlayd;
@@ -271,4 +276,43 @@ TEST_CASE_FIXTURE(ticker_fixture, "without self_tick nothing ticks alone") {
   advance(90s);
   CHECK(n->gathers == 0);
   CHECK(n->discovers == 0);
+}
+
+// The daemon's mode: a slow STUN refresh runs on the ticker's own thread,
+// so a one-worker scheduler keeps serving other actors meanwhile.
+TEST_CASE("a detached ticker's slow refresh leaves the scheduler free") {
+  caf::actor_system_config cfg;
+  actors::configure(cfg, 1);
+  caf::actor_system sys{cfg};
+  std::atomic<bool> release{false};
+  nat_ticker_options o;
+  o.wg_port = 51820;
+  o.initial_config = loopback_config(60);
+  o.services.gather = [](const stun::nat_config&) {
+    return stun::result<stun::gathered_candidates>(stun::gathered_candidates{});
+  };
+  o.services.discover = [&release]() {
+    // Blocks until the test saw the scheduler answer meanwhile.
+    for (int i = 0; i < 500 && !release.load(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return stun::result<stun::stun_discovery, stun::stun_error>(
+      stun::stun_discovery{});
+  };
+  o.detached = true;
+  auto t = spawn_nat_ticker(sys, std::move(o));
+  auto echo = sys.spawn(
+    []() -> caf::behavior { return {[](int x) { return x + 1; }}; });
+  caf::scoped_actor self{sys};
+  auto tick = self->request(t, std::chrono::seconds(10), atom::nat_tick_v);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // Answered while discover() is still blocked.
+  self->request(echo, std::chrono::seconds(2), 41)
+    .receive([](int y) { CHECK(y == 42); },
+             [&](caf::error& e) { FAIL(sys.render(e)); });
+  CHECK(!release.load());
+  release = true;
+  tick.receive([](stun::status& s) { CHECK(s.ok()); },
+               [&](caf::error& e) { FAIL(sys.render(e)); });
+  self->send_exit(t, caf::exit_reason::user_shutdown);
+  self->send_exit(echo, caf::exit_reason::user_shutdown);
 }
