@@ -65,6 +65,10 @@ struct nat_ticker_options {
   bool detached = true;
 };
 
+/// Spawns the ticker. Its own timers keep it alive, so its owner must link
+/// to it or send it an exit; a tick occupies its mailbox until the STUN
+/// refresh ends (at most about the STUN timeout), which is why it runs on
+/// its own thread in the daemon.
 nat_ticker_actor spawn_nat_ticker(caf::actor_system& sys,
                                   nat_ticker_options options);
 
