@@ -1125,6 +1125,16 @@ void engine::on_timer(outbox& out) {
   }
 }
 
+void engine::send_keepalives(outbox& out) {
+  std::shared_lock guard{s_->table_mu};
+  auto now = s_->clk.now();
+  for (auto& [k, sp] : s_->peers) {
+    std::lock_guard peer_guard{sp->mu};
+    if (sp->endpoint && s_->usable_for_sending(sp->current, now))
+      s_->send_keepalive(*sp, out, now);
+  }
+}
+
 std::chrono::milliseconds engine::next_timer_deadline() {
   using std::chrono::milliseconds;
   std::shared_lock guard{s_->table_mu};

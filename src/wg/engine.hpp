@@ -217,6 +217,11 @@ public:
   /// Runs every due timer; call about every 100 ms (or at
   /// next_timer_deadline()).
   void on_timer(outbox& out);
+  /// Sends a keepalive to every peer that has a usable session and an
+  /// endpoint. Peers learn the sender's endpoint only from its packets, so
+  /// after the listen port changes this tells them where it moved (without
+  /// it, a peer that only receives keeps sending to the closed port).
+  void send_keepalives(outbox& out);
   /// Time until on_timer has work to do, at most one second.
   std::chrono::milliseconds next_timer_deadline();
 

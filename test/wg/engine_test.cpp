@@ -75,6 +75,28 @@ TEST_CASE("a keepalive is 32 bytes and confirms the session") {
   CHECK(n.ob.sent[0].bytes.size() == 16 + 128 + 16);
 }
 
+TEST_CASE("send_keepalives announces the sender to peers with a session") {
+  engine_pair n;
+  // No session yet: nothing to announce, and no handshake is started.
+  n.a.send_keepalives(n.oa);
+  CHECK(n.oa.sent.empty());
+  n.a.on_tun_packet(n.a_to_b(), n.oa);
+  n.pump();
+  n.oa.sent.clear();
+  n.ob.sent.clear();
+  // With a session each side sends one 32-byte keepalive to its peer.
+  n.b.send_keepalives(n.ob);
+  REQUIRE(n.ob.sent.size() == 1);
+  CHECK(n.ob.sent[0].bytes.size() == 32);
+  CHECK(n.ob.sent[0].to == n.ea);
+  auto keepalives_before = n.b.counters().keepalives_sent;
+  CHECK(keepalives_before >= 1);
+  auto drops_before = n.a.counters().dropped_decrypt;
+  n.step(); // a authenticates it: nothing reaches the TUN, nothing dropped
+  CHECK(n.oa.tun.empty());
+  CHECK(n.a.counters().dropped_decrypt == drops_before);
+}
+
 TEST_CASE("the responder waits for key confirmation before sending") {
   engine_pair n;
   n.a.on_tun_packet(n.a_to_b(), n.oa);

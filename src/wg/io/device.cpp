@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#include <utility>
 
 namespace overlayd::wg {
 
@@ -571,13 +572,17 @@ void device::timer_loop() {
   batch_outbox out{get, &writer, io_->datagrams_sent};
   while (running_.load()) {
     auto wait = std::min(engine_->next_timer_deadline(), max_timer_wait);
+    bool announce = false;
     {
       std::unique_lock<std::mutex> guard{timer_mu_};
       timer_cv_.wait_for(guard, wait, [this] { return timer_kick_; });
       timer_kick_ = false;
+      announce = std::exchange(announce_port_, false);
     }
     if (!running_.load())
       return;
+    if (announce)
+      engine_->send_keepalives(out);
     engine_->on_timer(out);
     writer.flush();
     out.flush();
@@ -840,6 +845,8 @@ result<void> device::apply_locked(const uapi::set_request& req) {
     engine_->set_listen_port(new_socks->port);
     if (running)
       start_udp_readers();
+    std::lock_guard<std::mutex> guard{timer_mu_};
+    announce_port_ = true;
   }
   kick_timer();
   return {};

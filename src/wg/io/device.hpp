@@ -151,6 +151,8 @@ private:
   std::mutex timer_mu_;
   std::condition_variable timer_cv_;
   bool timer_kick_ = false;
+  // Set by a listen-port change: the timer thread announces the new port.
+  bool announce_port_ = false;
 };
 
 } // namespace overlayd::wg
