@@ -59,6 +59,9 @@ churn_pid=$!
 check "TCP A->B survives listen-port and allowed-ip changes, 32 MiB" \
   tcp_transfer "$NS_B" "$IN_B4" "$NS_A" 32
 wait "$churn_pid"
+# A learns B's port only from B's packets. The transfer may finish before
+# the last port change (a fast machine), so B speaks once more first.
+check "B->A from B's last port" ping_retry "$NS_B" "$IN_A4"
 check "A followed B to its new port" bash -c \
   "[[ \$(ip netns exec $NS_A wg show $IF_A endpoints | awk '{print \$2}') == $OUT_B4:$((PORT_B + 104)) ]]"
 in_b wg set "$IF_B" listen-port $PORT_B
