@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ipc/json_codec.hpp"
+#include "ipc/wire_tags.hpp"
 
 namespace overlayd::ipc {
 
@@ -395,29 +396,7 @@ peer_scope read_scope_field(const struct_view& s) {
 
 // -- requests -----------------------------------------------------------------
 
-constexpr names<23> request_tags{"set_local_node_id",
-                                 "set_local_wg_pubkey",
-                                 "setup_global_overlay",
-                                 "teardown_global_overlay",
-                                 "setup_service_overlay",
-                                 "teardown_service_overlay",
-                                 "allocate_ip",
-                                 "release_ip",
-                                 "attach_container",
-                                 "detach_container",
-                                 "add_peer",
-                                 "remove_peer",
-                                 "add_allowed_ip",
-                                 "remove_allowed_ip",
-                                 "register_dns",
-                                 "unregister_dns",
-                                 "write_scoped_resolver",
-                                 "remove_scoped_resolver",
-                                 "prune_orphan_bridges",
-                                 "status",
-                                 "nat_tick",
-                                 "nat_status",
-                                 "shutdown"};
+using detail::request_tags;
 
 constexpr std::string_view request_what = "internally tagged enum "
                                           "OverlaydRequest";
@@ -616,10 +595,7 @@ nat_peer_wire read_nat_peer(const json& j) {
   return p;
 }
 
-constexpr names<10> response_tags{
-  "ok",          "ip",     "attached",        "guest_config",
-  "bridge_name", "status", "service_overlay", "pruned_bridges",
-  "nat_status",  "err"};
+using detail::response_tags;
 
 response read_response(const json& j) {
   auto tag = read_tag(j, "result", "internally tagged enum OverlaydResponse");
