@@ -83,6 +83,12 @@ private:
   /// Sends one request that needs only an ack.
   status simple_request(nl::message msg, std::string_view op,
                         std::string_view object);
+  /// Adds (or, with `replace`, replaces) a route to a prefix via a
+  /// device, optionally preferring `source`: the shared body of
+  /// add_route_via_dev and replace_route_via_dev.
+  status route_via_dev(std::string_view op, const ip_address& destination,
+                       std::uint8_t destination_len, std::string_view device,
+                       const std::optional<ip_address>& source, bool replace);
 
   std::unique_ptr<nl::socket> fixed_;
 };

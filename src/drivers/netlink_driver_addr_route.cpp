@@ -102,29 +102,23 @@ netlink_driver::add_default_route_via_gateway(const ip_address& gateway) {
 status netlink_driver::add_route_via_dev(const ip_address& destination,
                                          std::uint8_t destination_len,
                                          std::string_view device) {
-  constexpr std::string_view op = "add_route_via_dev";
-  if (auto st = validate_ifname(device, op); !st)
-    return st;
-  auto object
-    = with_prefix(destination, destination_len) + " dev " + str(device);
-  if (auto st = check_prefix(destination, destination_len, op, object); !st)
-    return st;
-  std::unique_ptr<nl::socket> scratch;
-  auto sock = socket_for(op, object, scratch);
-  if (!sock)
-    return sock.error();
-  auto dev = lookup(**sock, device, op);
-  if (!dev)
-    return dev.error();
-  auto msg = nl::add_route_via_dev(destination, destination_len, dev->index,
-                                   std::nullopt, false);
-  return (*sock)->request(msg, op, object);
+  return route_via_dev("add_route_via_dev", destination, destination_len,
+                       device, std::nullopt, false);
 }
 
 status netlink_driver::replace_route_via_dev(
   const ip_address& destination, std::uint8_t destination_len,
   std::string_view device, const std::optional<ip_address>& source) {
-  constexpr std::string_view op = "replace_route_via_dev";
+  return route_via_dev("replace_route_via_dev", destination, destination_len,
+                       device, source, true);
+}
+
+status netlink_driver::route_via_dev(std::string_view op,
+                                     const ip_address& destination,
+                                     std::uint8_t destination_len,
+                                     std::string_view device,
+                                     const std::optional<ip_address>& source,
+                                     bool replace) {
   auto object
     = with_prefix(destination, destination_len) + " dev " + str(device);
   if (source && source->family != destination.family)
@@ -143,7 +137,7 @@ status netlink_driver::replace_route_via_dev(
   if (!dev)
     return dev.error();
   auto msg = nl::add_route_via_dev(destination, destination_len, dev->index,
-                                   source, true);
+                                   source, replace);
   return (*sock)->request(msg, op, object);
 }
 
