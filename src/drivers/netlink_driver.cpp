@@ -31,11 +31,9 @@ netlink_driver::socket_for(std::string_view op, std::string_view object,
 
 status netlink_driver::simple_request(nl::message msg, std::string_view op,
                                       std::string_view object) {
-  std::unique_ptr<nl::socket> scratch;
-  auto sock = socket_for(op, object, scratch);
-  if (!sock)
-    return sock.error();
-  return (*sock)->request(msg, op, object);
+  return with_socket(op, object, [&](nl::socket& sock) {
+    return sock.request(msg, op, object);
+  });
 }
 
 // -- lookups ------------------------------------------------------------------
@@ -103,68 +101,60 @@ result<link_info> netlink_driver::get_link(std::string_view name) {
   constexpr std::string_view op = "get_link";
   if (auto st = validate_ifname(name, op); !st)
     return st.error();
-  std::unique_ptr<nl::socket> scratch;
-  auto sock = socket_for(op, name, scratch);
-  if (!sock)
-    return sock.error();
-  auto link = lookup(**sock, name, op);
-  if (!link)
-    return link;
-  if (link->master_index != 0) {
-    auto msg = nl::get_link_by_index(link->master_index);
-    // The master can vanish between the two requests; then there is none.
-    (void)(*sock)->request(msg, op, name, [&](const nlmsghdr* nlh) {
-      if (auto master = nl::parse_link(nlh))
-        link->master = master->name;
+  return with_link(
+    op, name, name,
+    [&](nl::socket& sock, link_info& link) -> result<link_info> {
+      if (link.master_index != 0) {
+        auto msg = nl::get_link_by_index(link.master_index);
+        // The master can vanish between the two requests; then there is none.
+        (void)sock.request(msg, op, name, [&](const nlmsghdr* nlh) {
+          if (auto master = nl::parse_link(nlh))
+            link.master = master->name;
+        });
+      }
+      std::vector<std::pair<int, address_info>> addresses;
+      if (auto st = dump_addresses(sock, op, link.index, addresses); !st)
+        return st.error();
+      for (auto& [index, address] : addresses)
+        if (index == link.index)
+          link.addresses.push_back(address);
+      std::sort(link.addresses.begin(), link.addresses.end());
+      return std::move(link);
     });
-  }
-  std::vector<std::pair<int, address_info>> addresses;
-  if (auto st = dump_addresses(**sock, op, link->index, addresses); !st)
-    return st.error();
-  for (auto& [index, address] : addresses)
-    if (index == link->index)
-      link->addresses.push_back(address);
-  std::sort(link->addresses.begin(), link->addresses.end());
-  return link;
 }
 
 result<bool> netlink_driver::link_exists(std::string_view name) {
   constexpr std::string_view op = "link_exists";
   if (auto st = validate_ifname(name, op); !st)
     return st.error();
-  std::unique_ptr<nl::socket> scratch;
-  auto sock = socket_for(op, name, scratch);
-  if (!sock)
-    return sock.error();
-  auto link = lookup(**sock, name, op);
-  if (link)
-    return true;
-  if (link.error().kind() == error_kind::not_found)
+  auto found = with_link(
+    op, name, name, [](nl::socket&, link_info&) { return result<bool>{true}; });
+  // Opening the socket never fails with not_found; only the lookup does.
+  if (!found && found.error().kind() == error_kind::not_found)
     return false;
-  return link.error();
+  return found;
 }
 
 result<std::vector<link_info>> netlink_driver::list_links() {
   constexpr std::string_view op = "list_links";
-  std::unique_ptr<nl::socket> scratch;
-  auto sock = socket_for(op, "", scratch);
-  if (!sock)
-    return sock.error();
-  auto links = dump_links(**sock, op);
-  if (!links)
-    return links;
-  std::vector<std::pair<int, address_info>> addresses;
-  if (auto st = dump_addresses(**sock, op, 0, addresses); !st)
-    return st.error();
-  std::unordered_map<int, link_info*> by_index;
-  for (auto& link : *links)
-    by_index.emplace(link.index, &link);
-  for (auto& [index, address] : addresses)
-    if (auto it = by_index.find(index); it != by_index.end())
-      it->second->addresses.push_back(address);
-  for (auto& link : *links)
-    std::sort(link.addresses.begin(), link.addresses.end());
-  return links;
+  return with_socket(
+    op, "", [&](nl::socket& sock) -> result<std::vector<link_info>> {
+      auto links = dump_links(sock, op);
+      if (!links)
+        return links;
+      std::vector<std::pair<int, address_info>> addresses;
+      if (auto st = dump_addresses(sock, op, 0, addresses); !st)
+        return st.error();
+      std::unordered_map<int, link_info*> by_index;
+      for (auto& link : *links)
+        by_index.emplace(link.index, &link);
+      for (auto& [index, address] : addresses)
+        if (auto it = by_index.find(index); it != by_index.end())
+          it->second->addresses.push_back(address);
+      for (auto& link : *links)
+        std::sort(link.addresses.begin(), link.addresses.end());
+      return links;
+    });
 }
 
 // -- links --------------------------------------------------------------------
@@ -185,21 +175,14 @@ status netlink_driver::set_bridge_stp(std::string_view name, bool on) {
   constexpr std::string_view op = "set_bridge_stp";
   if (auto st = validate_ifname(name, op); !st)
     return st;
-  std::unique_ptr<nl::socket> scratch;
-  auto sock = socket_for(op, name, scratch);
-  if (!sock)
-    return sock.error();
-  auto link = lookup(**sock, name, op);
-  if (!link)
-    return link.error();
-  if (link->kind != "bridge")
-    return error{error_kind::invalid_argument, 0, str(op), str(name),
-                 "not a bridge (kind '" + link->kind + "')"};
-  auto msg = nl::set_bridge_stp(link->index, on);
-  auto st = (*sock)->request(msg, op, name);
-  if (!st && is_no_device(st.error()))
-    return link_not_found(op, name, st.error().ext_ack());
-  return st;
+  return with_link(
+    op, name, name, [&](nl::socket& sock, link_info& link) -> status {
+      if (link.kind != "bridge")
+        return error{error_kind::invalid_argument, 0, str(op), str(name),
+                     "not a bridge (kind '" + link.kind + "')"};
+      auto msg = nl::set_bridge_stp(link.index, on);
+      return map_missing_link(sock.request(msg, op, name), op, name);
+    });
 }
 
 status netlink_driver::create_veth_pair(std::string_view host,
@@ -268,22 +251,18 @@ status netlink_driver::set_master(std::string_view link,
     return st;
   if (auto st = validate_ifname(bridge, op); !st)
     return st;
-  std::unique_ptr<nl::socket> scratch;
-  auto sock = socket_for(op, link, scratch);
-  if (!sock)
-    return sock.error();
-  auto master = lookup(**sock, bridge, op);
-  if (!master)
-    return master.error();
-  auto msg = nl::set_link_master(link, master->index);
-  auto object = str(link) + "->" + str(bridge);
-  auto st = (*sock)->request(msg, op, object);
-  if (!st && is_no_device(st.error())) {
-    // ENODEV names either end; say which one is gone.
-    auto still = lookup(**sock, bridge, op);
-    return link_not_found(op, still ? link : bridge, st.error().ext_ack());
-  }
-  return st;
+  return with_link(
+    op, link, bridge, [&](nl::socket& sock, link_info& master) -> status {
+      auto msg = nl::set_link_master(link, master.index);
+      auto object = str(link) + "->" + str(bridge);
+      auto st = sock.request(msg, op, object);
+      if (!st && is_no_device(st.error())) {
+        // ENODEV names either end; say which one is gone.
+        auto still = lookup(sock, bridge, op);
+        return link_not_found(op, still ? link : bridge, st.error().ext_ack());
+      }
+      return st;
+    });
 }
 
 result<std::size_t>
@@ -291,21 +270,21 @@ netlink_driver::bridge_member_count(std::string_view bridge) {
   constexpr std::string_view op = "bridge_member_count";
   if (auto st = validate_ifname(bridge, op); !st)
     return st.error();
-  std::unique_ptr<nl::socket> scratch;
-  auto sock = socket_for(op, bridge, scratch);
-  if (!sock)
-    return sock.error();
-  auto links = dump_links(**sock, op);
-  if (!links)
-    return links.error();
-  auto it = std::find_if(links->begin(), links->end(),
-                         [&](const link_info& l) { return l.name == bridge; });
-  if (it == links->end())
-    return std::size_t{0};
-  int index = it->index;
-  return static_cast<std::size_t>(
-    std::count_if(links->begin(), links->end(),
-                  [&](const link_info& l) { return l.master_index == index; }));
+  return with_socket(op, bridge, [&](nl::socket& sock) -> result<std::size_t> {
+    auto links = dump_links(sock, op);
+    if (!links)
+      return links.error();
+    auto it
+      = std::find_if(links->begin(), links->end(),
+                     [&](const link_info& l) { return l.name == bridge; });
+    if (it == links->end())
+      return std::size_t{0};
+    int index = it->index;
+    return static_cast<std::size_t>(
+      std::count_if(links->begin(), links->end(), [&](const link_info& l) {
+        return l.master_index == index;
+      }));
+  });
 }
 
 } // namespace overlayd::drivers

@@ -4,6 +4,7 @@
 #include "drivers/netlink_socket.hpp"
 
 #include <memory>
+#include <type_traits>
 
 namespace overlayd::drivers {
 
@@ -69,6 +70,35 @@ private:
   /// The fixed socket, or a fresh one for this call (held in `scratch`).
   result<nl::socket*> socket_for(std::string_view op, std::string_view object,
                                  std::unique_ptr<nl::socket>& scratch);
+
+  /// Runs `body(socket)` on the socket of this call: the start of every
+  /// operation that talks to the kernel.
+  template <class F>
+  auto with_socket(std::string_view op, std::string_view object, F&& body)
+    -> std::invoke_result_t<F&, nl::socket&> {
+    std::unique_ptr<nl::socket> scratch;
+    auto sock = socket_for(op, object, scratch);
+    if (!sock)
+      return sock.error();
+    return body(**sock);
+  }
+
+  /// Runs `body(socket, link)` with link `name` looked up on the socket of
+  /// this call: the start of every operation that needs a link's index.
+  /// A lookup failure (not_found for a missing link) is returned as is.
+  template <class F>
+  auto with_link(std::string_view op, std::string_view object,
+                 std::string_view name, F&& body)
+    -> std::invoke_result_t<F&, nl::socket&, link_info&> {
+    return with_socket(op, object,
+                       [&](nl::socket& sock)
+                         -> std::invoke_result_t<F&, nl::socket&, link_info&> {
+                         auto link = lookup(sock, name, op);
+                         if (!link)
+                           return link.error();
+                         return body(sock, *link);
+                       });
+  }
 
   /// Lookup by name on an already open socket.
   result<link_info> lookup(nl::socket& sock, std::string_view name,

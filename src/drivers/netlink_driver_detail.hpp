@@ -6,6 +6,7 @@
 #include "drivers/link_driver.hpp"
 
 #include <cerrno>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -50,6 +51,48 @@ inline status check_prefix(const ip_address& address, std::uint8_t prefix_len,
 inline std::string with_prefix(const ip_address& address,
                                std::uint8_t prefix_len) {
   return address.to_string() + "/" + std::to_string(prefix_len);
+}
+
+/// Checks the arguments of an address operation and names its object,
+/// "eth0 10.0.0.1/24".
+inline result<std::string> address_object(std::string_view op,
+                                          std::string_view link,
+                                          const ip_address& address,
+                                          std::uint8_t prefix_len) {
+  if (auto st = validate_ifname(link, op); !st)
+    return st.error();
+  auto object = str(link) + " " + with_prefix(address, prefix_len);
+  if (auto st = check_prefix(address, prefix_len, op, object); !st)
+    return st.error();
+  return object;
+}
+
+/// Checks the arguments of a route operation and names its object,
+/// "10.0.0.0/24 dev eth0". A preferred `source` must be of the
+/// destination's family.
+inline result<std::string>
+route_object(std::string_view op, const ip_address& destination,
+             std::uint8_t destination_len, std::string_view device,
+             const std::optional<ip_address>& source = std::nullopt) {
+  auto object
+    = with_prefix(destination, destination_len) + " dev " + str(device);
+  if (source && source->family != destination.family)
+    return error{error_kind::invalid_argument, 0, str(op), object,
+                 "address family mismatch: dest=" + destination.to_string()
+                   + " src=" + source->to_string()};
+  if (auto st = validate_ifname(device, op); !st)
+    return st.error();
+  if (auto st = check_prefix(destination, destination_len, op, object); !st)
+    return st.error();
+  return object;
+}
+
+/// For removals: an object that is not there (or went away meanwhile) is
+/// already removed.
+inline status gone_is_done(status st) {
+  if (!st && st.error().kind() == error_kind::not_found)
+    return {};
+  return st;
 }
 
 } // namespace overlayd::drivers::detail

@@ -68,78 +68,73 @@ status netlink_driver::move_link_to_netns(std::string_view link,
                  "'" + str(new_name) + "' already exists in "
                    + target.spec().describe()};
   };
-  std::unique_ptr<nl::socket> scratch;
-  auto sock = socket_for(op, object, scratch);
-  if (!sock)
-    return sock.error();
-  auto found = lookup(**sock, link, op);
-  if (!found)
-    return found.error();
+  return with_link(
+    op, object, link, [&](nl::socket& sock, link_info& found) -> status {
+      // The kernel applies IFLA_IFNAME atomically only when the link's current
+      // name is taken in the target. Otherwise it moves the link under its
+      // current name and renames it afterwards; if `new_name` is taken there,
+      // the rename fails with EEXIST *after* the move, leaving the link
+      // stranded in the target under its old name. So check the target first,
+      // and undo the move if a racing creation still makes the rename fail.
+      bool new_name_taken = false;
+      auto probe = in_netns(*pinned, op, object, [&](nl::socket& inside) {
+        auto existing = lookup(inside, new_name, op);
+        if (existing) {
+          new_name_taken = true;
+          return status{};
+        }
+        if (existing.error().kind() == error_kind::not_found)
+          return status{};
+        return status{existing.error()};
+      });
+      if (!probe)
+        return probe;
+      if (new_name_taken)
+        return taken();
 
-  // The kernel applies IFLA_IFNAME atomically only when the link's current
-  // name is taken in the target. Otherwise it moves the link under its
-  // current name and renames it afterwards; if `new_name` is taken there,
-  // the rename fails with EEXIST *after* the move, leaving the link stranded
-  // in the target under its old name. So check the target first, and undo
-  // the move if a racing creation still makes the rename fail.
-  bool new_name_taken = false;
-  auto probe = in_netns(*pinned, op, object, [&](nl::socket& inside) {
-    auto existing = lookup(inside, new_name, op);
-    if (existing) {
-      new_name_taken = true;
-      return status{};
-    }
-    if (existing.error().kind() == error_kind::not_found)
-      return status{};
-    return status{existing.error()};
-  });
-  if (!probe)
-    return probe;
-  if (new_name_taken)
-    return taken();
-
-  // Our own namespace, to move the link back into if the rename fails.
-  int home_fd = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (home_fd < 0)
-    return error{error_kind::system, errno, str(op), object,
-                 "cannot open /proc/thread-self/ns/net"};
-  auto msg = nl::move_link_to_netns(found->index, pinned->fd(), new_name);
-  auto st = (*sock)->request(msg, op, object);
-  if (st) {
-    ::close(home_fd);
-    return st;
-  }
-  auto still_home = lookup(**sock, link, op);
-  if (!still_home || still_home->index != found->index) {
-    // Moved but not renamed: bring it back under its own name.
-    auto back = in_netns(*pinned, op, object, [&](nl::socket& inside) {
-      auto moved = lookup(inside, link, op);
-      if (!moved)
-        return status{moved.error()};
-      auto undo = nl::move_link_to_netns(moved->index, home_fd, link);
-      return inside.request(undo, op, object);
-    });
-    if (!back) {
+      // Our own namespace, to move the link back into if the rename fails.
+      int home_fd = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+      if (home_fd < 0)
+        return error{error_kind::system, errno, str(op), object,
+                     "cannot open /proc/thread-self/ns/net"};
+      auto msg = nl::move_link_to_netns(found.index, pinned->fd(), new_name);
+      auto st = sock.request(msg, op, object);
+      if (st) {
+        ::close(home_fd);
+        return st;
+      }
+      auto still_home = lookup(sock, link, op);
+      if (!still_home || still_home->index != found.index) {
+        // Moved but not renamed: bring it back under its own name.
+        auto back = in_netns(*pinned, op, object, [&](nl::socket& inside) {
+          auto moved = lookup(inside, link, op);
+          if (!moved)
+            return status{moved.error()};
+          auto undo = nl::move_link_to_netns(moved->index, home_fd, link);
+          return inside.request(undo, op, object);
+        });
+        if (!back) {
+          ::close(home_fd);
+          return error{st.error().kind(),
+                       st.error().err_no(),
+                       str(op),
+                       object,
+                       "rename in the target failed and moving the link back "
+                       "failed too ("
+                         + back.error().what() + ")",
+                       st.error().ext_ack()};
+        }
+      }
       ::close(home_fd);
-      return error{st.error().kind(),
-                   st.error().err_no(),
-                   str(op),
-                   object,
-                   "rename in the target failed and moving the link back "
-                   "failed too ("
-                     + back.error().what() + ")",
-                   st.error().ext_ack()};
-    }
-  }
-  ::close(home_fd);
-  if (st.error().kind() == error_kind::already_exists) {
-    auto e = taken();
-    return error{e.kind(),   e.err_no(), e.operation(),
-                 e.object(), e.detail(), st.error().ext_ack()};
-  }
-  if (is_no_device(st.error()))
-    return link_not_found(op, link, st.error().ext_ack());
-  return st;
+      if (st.error().kind() == error_kind::already_exists) {
+        auto e = taken();
+        return error{e.kind(),   e.err_no(), e.operation(),
+                     e.object(), e.detail(), st.error().ext_ack()};
+      }
+      if (is_no_device(st.error()))
+        return link_not_found(op, link, st.error().ext_ack());
+      return st;
+    });
 }
 
 result<std::unique_ptr<link_driver>>
