@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,6 +25,19 @@ inline constexpr std::string_view allow_chain = "ZLAYER-OVERLAY";
 inline constexpr std::string_view isolation_chain = "ZLAYER-OVERLAY-ISO";
 /// nat-table chain masquerading cluster egress.
 inline constexpr std::string_view masquerade_chain = "ZLAYER-OVERLAY-NAT";
+
+/// One of the overlay's chains: its table, its name and the built-in chains
+/// that jump to it, which is what removing it has to undo.
+struct fw_chain {
+  std::string_view table;
+  std::string_view name;
+  std::array<std::string_view, 2> entered_from; ///< unused slots are empty
+};
+
+inline constexpr fw_chain fw_allow{"filter", allow_chain, {"INPUT", "FORWARD"}};
+inline constexpr fw_chain fw_isolation{"filter", isolation_chain, {"FORWARD"}};
+inline constexpr fw_chain fw_masquerade{
+  "nat", masquerade_chain, {"POSTROUTING"}};
 
 /// A network in canonical form: the host bits are cleared, as iptables
 /// prints it (`10.200.0.0/16`, `fd00:200::/48`, `10.0.0.5/32`).

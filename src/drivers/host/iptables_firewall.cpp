@@ -90,29 +90,12 @@ status iptables_firewall::ensure_rule(bool v6, const fw_wanted_rule& wanted,
   return run_checked(fw_add(v6, wanted.rule, wanted.placement), op);
 }
 
-status iptables_firewall::remove_chain(bool v6, std::string_view table,
-                                       std::string_view from,
-                                       std::string_view chain) {
-  std::optional<error> first;
-  auto jump = fw_jump(table, from, chain);
-  for (int i = 0; i < max_duplicate_jumps; ++i)
-    if (!run_ok(fw_delete(v6, jump), first))
-      break;
-  return to_status(first);
-}
-
-status
-iptables_firewall::ensure_overlay_subnet_rules(std::string_view cluster_cidr) {
-  constexpr std::string_view op = "ensure_overlay_subnet_rules";
-  if (rootless_)
-    return {};
-  auto cluster = ip_network::parse(cluster_cidr);
-  if (!cluster)
-    return cluster.error();
-  const bool v6 = cluster->is_v6();
-  if (auto st = ensure_chain(v6, "filter", allow_chain, op); !st)
+status iptables_firewall::ensure_chain_rules(bool v6, const fw_chain& chain,
+                                             std::vector<fw_wanted_rule> rules,
+                                             std::string_view op) {
+  if (auto st = ensure_chain(v6, chain.table, chain.name, op); !st)
     return st;
-  for (auto wanted : subnet_rules(*cluster)) {
+  for (auto& wanted : rules) {
     // The isolation jump must stay above the general ACCEPT: if it exists,
     // the allow jump goes right below it instead of on top.
     if (wanted.rule == fw_jump("filter", "FORWARD", allow_chain)) {
@@ -127,46 +110,56 @@ iptables_firewall::ensure_overlay_subnet_rules(std::string_view cluster_cidr) {
   return {};
 }
 
+status iptables_firewall::remove_chain(const fw_chain& chain) {
+  std::optional<error> first;
+  for (bool v6 : {false, true}) {
+    for (auto from : chain.entered_from) {
+      if (from.empty())
+        continue;
+      auto jump = fw_jump(chain.table, from, chain.name);
+      for (int i = 0; i < max_duplicate_jumps; ++i)
+        if (!run_ok(fw_delete(v6, jump), first))
+          break;
+    }
+    run_ok(fw_flush_chain(v6, chain.table, chain.name), first);
+    run_ok(fw_delete_chain(v6, chain.table, chain.name), first);
+  }
+  return to_status(first);
+}
+
 status
-iptables_firewall::ensure_overlay_masquerade(std::string_view cluster_cidr) {
-  constexpr std::string_view op = "ensure_overlay_masquerade";
+iptables_firewall::ensure_overlay_subnet_rules(std::string_view cluster_cidr) {
   if (rootless_)
     return {};
   auto cluster = ip_network::parse(cluster_cidr);
   if (!cluster)
     return cluster.error();
-  const bool v6 = cluster->is_v6();
-  if (auto st = ensure_chain(v6, "nat", masquerade_chain, op); !st)
-    return st;
-  for (const auto& wanted : masquerade_rules(*cluster))
-    if (auto st = ensure_rule(v6, wanted, op); !st)
-      return st;
-  return {};
+  return ensure_chain_rules(cluster->is_v6(), fw_allow, subnet_rules(*cluster),
+                            "ensure_overlay_subnet_rules");
+}
+
+status
+iptables_firewall::ensure_overlay_masquerade(std::string_view cluster_cidr) {
+  if (rootless_)
+    return {};
+  auto cluster = ip_network::parse(cluster_cidr);
+  if (!cluster)
+    return cluster.error();
+  return ensure_chain_rules(cluster->is_v6(), fw_masquerade,
+                            masquerade_rules(*cluster),
+                            "ensure_overlay_masquerade");
 }
 
 status iptables_firewall::remove_overlay_masquerade() {
   if (rootless_)
     return {};
-  std::optional<error> first;
-  for (bool v6 : {false, true}) {
-    keep_first(first, remove_chain(v6, "nat", "POSTROUTING", masquerade_chain));
-    run_ok(fw_flush_chain(v6, "nat", masquerade_chain), first);
-    run_ok(fw_delete_chain(v6, "nat", masquerade_chain), first);
-  }
-  return to_status(first);
+  return remove_chain(fw_masquerade);
 }
 
 status iptables_firewall::remove_overlay_subnet_rules() {
   if (rootless_)
     return {};
-  std::optional<error> first;
-  for (bool v6 : {false, true}) {
-    keep_first(first, remove_chain(v6, "filter", "INPUT", allow_chain));
-    keep_first(first, remove_chain(v6, "filter", "FORWARD", allow_chain));
-    run_ok(fw_flush_chain(v6, "filter", allow_chain), first);
-    run_ok(fw_delete_chain(v6, "filter", allow_chain), first);
-  }
-  return to_status(first);
+  return remove_chain(fw_allow);
 }
 
 status iptables_firewall::ensure_member_isolation(
@@ -195,13 +188,9 @@ status iptables_firewall::ensure_member_isolation(
   for (const auto& p : peers)
     if (auto st = mismatch(p); !st)
       return st;
-  if (auto st = ensure_chain(v6, "filter", isolation_chain, op); !st)
-    return st;
-  for (const auto& wanted :
-       member_isolation_rules(member, peers, node_ip, *cluster))
-    if (auto st = ensure_rule(v6, wanted, op); !st)
-      return st;
-  return {};
+  return ensure_chain_rules(
+    v6, fw_isolation, member_isolation_rules(member, peers, node_ip, *cluster),
+    op);
 }
 
 status iptables_firewall::remove_member_isolation(
@@ -229,13 +218,7 @@ status iptables_firewall::remove_member_isolation(
 status iptables_firewall::remove_overlay_isolation() {
   if (rootless_)
     return {};
-  std::optional<error> first;
-  for (bool v6 : {false, true}) {
-    keep_first(first, remove_chain(v6, "filter", "FORWARD", isolation_chain));
-    run_ok(fw_flush_chain(v6, "filter", isolation_chain), first);
-    run_ok(fw_delete_chain(v6, "filter", isolation_chain), first);
-  }
-  return to_status(first);
+  return remove_chain(fw_isolation);
 }
 
 } // namespace overlayd::drivers

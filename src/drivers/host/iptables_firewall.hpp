@@ -46,9 +46,14 @@ private:
                       std::string_view op);
   status ensure_rule(bool v6, const fw_wanted_rule& wanted,
                      std::string_view op);
-  /// Deletes every copy of the jump, then flushes and deletes the chain.
-  status remove_chain(bool v6, std::string_view table, std::string_view from,
-                      std::string_view chain);
+  /// Creates `chain` if needed, then adds whichever of `rules` are missing,
+  /// in order. Stops at the first error.
+  status ensure_chain_rules(bool v6, const fw_chain& chain,
+                            std::vector<fw_wanted_rule> rules,
+                            std::string_view op);
+  /// For both families: deletes every copy of each jump to `chain`, then
+  /// flushes and deletes it. Best effort; returns the first error.
+  status remove_chain(const fw_chain& chain);
 
   command_runner& runner_;
   bool rootless_;

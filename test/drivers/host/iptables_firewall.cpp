@@ -115,6 +115,41 @@ TEST_CASE("removal deletes every copy of a jump, then flushes and deletes "
            "-P POSTROUTING ACCEPT\n");
 }
 
+TEST_CASE("removing the allow and isolation chains undoes every jump into "
+          "them, in order") {
+  twin_host twin;
+  recording_runner r{twin.iptables_runner()};
+  iptables_firewall fw{r, false};
+  REQUIRE(fw.ensure_overlay_subnet_rules("10.200.0.0/16"));
+  REQUIRE(fw.ensure_member_isolation("n", ip("10.200.1.2"), {},
+                                     ip("10.200.0.1"), "10.200.0.0/16"));
+  r.calls.clear();
+  REQUIRE(fw.remove_overlay_isolation());
+  REQUIRE(fw.remove_overlay_subnet_rules());
+  CHECK(r.calls
+        == std::vector<std::string>{
+          "iptables -w -D FORWARD -j ZLAYER-OVERLAY-ISO",
+          "iptables -w -D FORWARD -j ZLAYER-OVERLAY-ISO",
+          "iptables -w -F ZLAYER-OVERLAY-ISO",
+          "iptables -w -X ZLAYER-OVERLAY-ISO",
+          "ip6tables -w -D FORWARD -j ZLAYER-OVERLAY-ISO",
+          "ip6tables -w -F ZLAYER-OVERLAY-ISO",
+          "ip6tables -w -X ZLAYER-OVERLAY-ISO",
+          "iptables -w -D INPUT -j ZLAYER-OVERLAY",
+          "iptables -w -D INPUT -j ZLAYER-OVERLAY",
+          "iptables -w -D FORWARD -j ZLAYER-OVERLAY",
+          "iptables -w -D FORWARD -j ZLAYER-OVERLAY",
+          "iptables -w -F ZLAYER-OVERLAY",
+          "iptables -w -X ZLAYER-OVERLAY",
+          "ip6tables -w -D INPUT -j ZLAYER-OVERLAY",
+          "ip6tables -w -D FORWARD -j ZLAYER-OVERLAY",
+          "ip6tables -w -F ZLAYER-OVERLAY",
+          "ip6tables -w -X ZLAYER-OVERLAY",
+        });
+  CHECK(r.run({"iptables", "-w", "-S"})->out
+        == "-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n");
+}
+
 TEST_CASE("rootless runs nothing; bad input runs nothing") {
   twin_host twin;
   recording_runner r{twin.iptables_runner()};
