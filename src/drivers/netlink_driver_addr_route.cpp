@@ -56,9 +56,8 @@ status netlink_driver::flush_addresses(std::string_view link) {
         if (index != found.index)
           continue;
         auto msg = nl::delete_address(index, info.address, info.prefix_len);
-        auto st = sock.request(msg, op,
-                               str(link) + " "
-                                 + with_prefix(info.address, info.prefix_len));
+        auto st = sock.request(
+          msg, op, address_text(link, info.address, info.prefix_len));
         // Deleting a primary v4 address also removes its secondaries, so a
         // later delete may find its address gone already.
         if (!st && st.error().err_no() != EADDRNOTAVAIL)

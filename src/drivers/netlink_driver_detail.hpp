@@ -53,29 +53,40 @@ inline std::string with_prefix(const ip_address& address,
   return address.to_string() + "/" + std::to_string(prefix_len);
 }
 
-/// Checks the arguments of an address operation and names its object,
-/// "eth0 10.0.0.1/24".
+/// How address operations name their object: "eth0 10.0.0.1/24".
+inline std::string address_text(std::string_view link,
+                                const ip_address& address,
+                                std::uint8_t prefix_len) {
+  return str(link) + " " + with_prefix(address, prefix_len);
+}
+
+/// How route operations name their object: "10.0.0.0/24 dev eth0".
+inline std::string route_text(const ip_address& destination,
+                              std::uint8_t destination_len,
+                              std::string_view device) {
+  return with_prefix(destination, destination_len) + " dev " + str(device);
+}
+
+/// Checks the arguments of an address operation and names its object.
 inline result<std::string> address_object(std::string_view op,
                                           std::string_view link,
                                           const ip_address& address,
                                           std::uint8_t prefix_len) {
   if (auto st = validate_ifname(link, op); !st)
     return st.error();
-  auto object = str(link) + " " + with_prefix(address, prefix_len);
+  auto object = address_text(link, address, prefix_len);
   if (auto st = check_prefix(address, prefix_len, op, object); !st)
     return st.error();
   return object;
 }
 
-/// Checks the arguments of a route operation and names its object,
-/// "10.0.0.0/24 dev eth0". A preferred `source` must be of the
-/// destination's family.
+/// Checks the arguments of a route operation and names its object. A
+/// preferred `source` must be of the destination's family.
 inline result<std::string>
 route_object(std::string_view op, const ip_address& destination,
              std::uint8_t destination_len, std::string_view device,
              const std::optional<ip_address>& source = std::nullopt) {
-  auto object
-    = with_prefix(destination, destination_len) + " dev " + str(device);
+  auto object = route_text(destination, destination_len, device);
   if (source && source->family != destination.family)
     return error{error_kind::invalid_argument, 0, str(op), object,
                  "address family mismatch: dest=" + destination.to_string()

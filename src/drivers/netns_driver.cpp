@@ -114,8 +114,7 @@ result<std::size_t> netns_driver::bridge_member_count(std::string_view bridge) {
 status netns_driver::add_address(std::string_view link,
                                  const ip_address& address,
                                  std::uint8_t prefix_len) {
-  return guarded("add_address",
-                 str(link) + " " + with_prefix(address, prefix_len),
+  return guarded("add_address", address_text(link, address, prefix_len),
                  [&](netlink_driver& d) {
                    return d.add_address(link, address, prefix_len);
                  });
@@ -124,8 +123,7 @@ status netns_driver::add_address(std::string_view link,
 status netns_driver::delete_address(std::string_view link,
                                     const ip_address& address,
                                     std::uint8_t prefix_len) {
-  return guarded("delete_address",
-                 str(link) + " " + with_prefix(address, prefix_len),
+  return guarded("delete_address", address_text(link, address, prefix_len),
                  [&](netlink_driver& d) {
                    return d.delete_address(link, address, prefix_len);
                  });
@@ -147,8 +145,7 @@ status netns_driver::add_route_via_dev(const ip_address& destination,
                                        std::uint8_t destination_len,
                                        std::string_view device) {
   return guarded(
-    "add_route_via_dev",
-    with_prefix(destination, destination_len) + " dev " + str(device),
+    "add_route_via_dev", route_text(destination, destination_len, device),
     [&](netlink_driver& d) {
       return d.add_route_via_dev(destination, destination_len, device);
     });
@@ -158,8 +155,7 @@ status netns_driver::replace_route_via_dev(
   const ip_address& destination, std::uint8_t destination_len,
   std::string_view device, const std::optional<ip_address>& source) {
   return guarded("replace_route_via_dev",
-                 with_prefix(destination, destination_len) + " dev "
-                   + str(device),
+                 route_text(destination, destination_len, device),
                  [&](netlink_driver& d) {
                    return d.replace_route_via_dev(destination, destination_len,
                                                   device, source);
@@ -170,8 +166,7 @@ status netns_driver::delete_route_via_dev(const ip_address& destination,
                                           std::uint8_t destination_len,
                                           std::string_view device) {
   return guarded(
-    "delete_route_via_dev",
-    with_prefix(destination, destination_len) + " dev " + str(device),
+    "delete_route_via_dev", route_text(destination, destination_len, device),
     [&](netlink_driver& d) {
       return d.delete_route_via_dev(destination, destination_len, device);
     });
