@@ -61,15 +61,8 @@ result<link_info> netlink_driver::lookup(nl::socket& sock,
 result<std::vector<link_info>> netlink_driver::dump_links(nl::socket& sock,
                                                           std::string_view op) {
   std::vector<link_info> links;
-  auto msg = nl::dump_links();
-  auto st = sock.dump(
-    msg, op,
-    [&](const nlmsghdr* nlh) {
-      if (auto link = nl::parse_link(nlh))
-        links.push_back(std::move(*link));
-    },
-    [&] { links.clear(); });
-  if (!st)
+  if (auto st = collect_dump(sock, nl::dump_links(), op, links, nl::parse_link);
+      !st)
     return st.error();
   std::sort(
     links.begin(), links.end(),
@@ -86,15 +79,15 @@ result<std::vector<link_info>> netlink_driver::dump_links(nl::socket& sock,
 status
 netlink_driver::dump_addresses(nl::socket& sock, std::string_view op, int index,
                                std::vector<std::pair<int, address_info>>& out) {
-  auto msg = nl::dump_addresses(index);
-  return sock.dump(
-    msg, op,
-    [&](const nlmsghdr* nlh) {
+  return collect_dump(
+    sock, nl::dump_addresses(index), op, out,
+    [&](const nlmsghdr* nlh) -> std::optional<std::pair<int, address_info>> {
+      // Kernels without strict checking ignore the filter; apply it here.
       auto parsed = nl::parse_address(nlh);
-      if (parsed && (index == 0 || parsed->index == index))
-        out.emplace_back(parsed->index, parsed->address);
-    },
-    [&] { out.clear(); });
+      if (!parsed || (index != 0 && parsed->index != index))
+        return std::nullopt;
+      return std::pair{parsed->index, parsed->address};
+    });
 }
 
 result<link_info> netlink_driver::get_link(std::string_view name) {

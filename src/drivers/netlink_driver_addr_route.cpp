@@ -127,35 +127,29 @@ status netlink_driver::delete_route_via_dev(const ip_address& destination,
 
 result<std::vector<route_info>> netlink_driver::list_routes() {
   constexpr std::string_view op = "list_routes";
-  return with_socket(op, "",
-                     [&](nl::socket& sock) -> result<std::vector<route_info>> {
-                       auto links = dump_links(sock, op);
-                       if (!links)
-                         return links.error();
-                       std::unordered_map<int, std::string> names;
-                       for (auto& link : *links)
-                         names.emplace(link.index, link.name);
-                       std::vector<nl::raw_route> raw;
-                       auto msg = nl::dump_routes();
-                       auto st = sock.dump(
-                         msg, op,
-                         [&](const nlmsghdr* nlh) {
-                           if (auto route = nl::parse_route(nlh))
-                             raw.push_back(std::move(*route));
-                         },
-                         [&] { raw.clear(); });
-                       if (!st)
-                         return st.error();
-                       std::vector<route_info> out;
-                       for (auto& r : raw) {
-                         if (r.table != RT_TABLE_MAIN || r.type != RTN_UNICAST)
-                           continue;
-                         if (auto it = names.find(r.oif); it != names.end())
-                           r.route.device = it->second;
-                         out.push_back(std::move(r.route));
-                       }
-                       return out;
-                     });
+  auto list = [&](nl::socket& sock) -> result<std::vector<route_info>> {
+    auto links = dump_links(sock, op);
+    if (!links)
+      return links.error();
+    std::unordered_map<int, std::string> names;
+    for (auto& link : *links)
+      names.emplace(link.index, link.name);
+    std::vector<nl::raw_route> raw;
+    if (auto st
+        = collect_dump(sock, nl::dump_routes(), op, raw, nl::parse_route);
+        !st)
+      return st.error();
+    std::vector<route_info> out;
+    for (auto& r : raw) {
+      if (r.table != RT_TABLE_MAIN || r.type != RTN_UNICAST)
+        continue;
+      if (auto it = names.find(r.oif); it != names.end())
+        r.route.device = it->second;
+      out.push_back(std::move(r.route));
+    }
+    return out;
+  };
+  return with_socket(op, "", list);
 }
 
 } // namespace overlayd::drivers

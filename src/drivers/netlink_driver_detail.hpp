@@ -4,11 +4,13 @@
 
 #include "drivers/error.hpp"
 #include "drivers/link_driver.hpp"
+#include "drivers/netlink_socket.hpp"
 
 #include <cerrno>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace overlayd::drivers::detail {
 
@@ -104,6 +106,21 @@ inline status gone_is_done(status st) {
   if (!st && st.error().kind() == error_kind::not_found)
     return {};
   return st;
+}
+
+/// Runs dump `msg` and appends to `out` every reply that `parse` turns into
+/// a value (it returns an optional). A dump the kernel restarts starts
+/// over with `out` emptied, so nothing is collected twice.
+template <class T, class Parse>
+status collect_dump(nl::socket& sock, nl::message msg, std::string_view op,
+                    std::vector<T>& out, Parse&& parse) {
+  return sock.dump(
+    msg, op,
+    [&](const nlmsghdr* nlh) {
+      if (auto item = parse(nlh))
+        out.push_back(std::move(*item));
+    },
+    [&] { out.clear(); });
 }
 
 } // namespace overlayd::drivers::detail
