@@ -80,31 +80,18 @@ public:
   }
 
   result<std::string> read(std::string_view key) override {
-    if (auto f = core_->enter("read_sysctl", key))
-      return *f;
-    auto path = sysctl_key_to_path(key);
-    if (!path)
-      return path.error();
-    std::lock_guard<std::mutex> guard{core_->mtx};
-    reap_dead_peers(*ns_);
-    auto slot = locate(*ns_, *path);
-    if (slot.value == nullptr)
-      return error::from_errno(ENOENT, "read_sysctl", std::string{key});
-    return *slot.value;
+    auto at = open_slot("read_sysctl", key);
+    if (!at)
+      return at.error();
+    return *at->slot.value;
   }
 
   status write(std::string_view key, std::string_view value) override {
-    if (auto f = core_->enter("write_sysctl", key))
-      return *f;
-    auto path = sysctl_key_to_path(key);
-    if (!path)
-      return path.error();
-    std::lock_guard<std::mutex> guard{core_->mtx};
-    reap_dead_peers(*ns_);
+    auto at = open_slot("write_sysctl", key);
+    if (!at)
+      return at.error();
     auto& ns = *ns_;
-    auto slot = locate(ns, *path);
-    if (slot.value == nullptr)
-      return error::from_errno(ENOENT, "write_sysctl", std::string{key});
+    auto& slot = at->slot;
     if (value.empty())
       return {}; // a zero-byte write never reaches the handler
     auto parsed = parse_int(value);
@@ -115,7 +102,7 @@ public:
     // The "all" forwarding switches (and net.ipv4.ip_forward, which is
     // ipv4's "all") rewrite "default" and every device.
     bool v4_all
-      = *path == "net/ipv4/ip_forward"
+      = at->path == "net/ipv4/ip_forward"
         || (slot.family == "ipv4" && slot.is_all && slot.leaf == "forwarding");
     bool v6_all
       = slot.family == "ipv6" && slot.is_all && slot.leaf == "forwarding";
@@ -132,6 +119,29 @@ public:
   }
 
 private:
+  /// An existing sysctl, found and still locked.
+  struct open_sysctl {
+    std::unique_lock<std::mutex> lock; ///< the twin's lock, held
+    std::string path;                  ///< "net/ipv4/ip_forward"
+    sysctl_slot slot;                  ///< value is never null
+  };
+
+  /// What read and write start with: fault injection, the key's syntax,
+  /// peers that died, and ENOENT for a key the namespace lacks.
+  result<open_sysctl> open_slot(std::string_view op, std::string_view key) {
+    if (auto f = core_->enter(op, key))
+      return *f;
+    auto path = sysctl_key_to_path(key);
+    if (!path)
+      return path.error();
+    std::unique_lock<std::mutex> lock{core_->mtx};
+    reap_dead_peers(*ns_);
+    auto slot = locate(*ns_, *path);
+    if (slot.value == nullptr)
+      return error::from_errno(ENOENT, std::string{op}, std::string{key});
+    return open_sysctl{std::move(lock), std::move(*path), slot};
+  }
+
   std::shared_ptr<core> core_;
   std::shared_ptr<netns> ns_;
 };
