@@ -214,19 +214,19 @@ status netlink_driver::delete_link(std::string_view name) {
 }
 
 status netlink_driver::set_link_up(std::string_view name) {
-  constexpr std::string_view op = "set_link_up";
-  if (auto st = validate_ifname(name, op); !st)
-    return st;
-  return map_missing_link(
-    simple_request(nl::set_link_updown(name, true), op, name), op, name);
+  return set_link_updown("set_link_up", name, true);
 }
 
 status netlink_driver::set_link_down(std::string_view name) {
-  constexpr std::string_view op = "set_link_down";
+  return set_link_updown("set_link_down", name, false);
+}
+
+status netlink_driver::set_link_updown(std::string_view op,
+                                       std::string_view name, bool up) {
   if (auto st = validate_ifname(name, op); !st)
     return st;
   return map_missing_link(
-    simple_request(nl::set_link_updown(name, false), op, name), op, name);
+    simple_request(nl::set_link_updown(name, up), op, name), op, name);
 }
 
 status netlink_driver::set_mtu(std::string_view name, std::uint32_t mtu) {

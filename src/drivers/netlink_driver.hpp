@@ -113,6 +113,9 @@ private:
   /// Sends one request that needs only an ack.
   status simple_request(nl::message msg, std::string_view op,
                         std::string_view object);
+  /// Brings a link up or down: the shared body of set_link_up and
+  /// set_link_down.
+  status set_link_updown(std::string_view op, std::string_view name, bool up);
   /// Adds (or, with `replace`, replaces) a route to a prefix via a
   /// device, optionally preferring `source`: the shared body of
   /// add_route_via_dev and replace_route_via_dev.
