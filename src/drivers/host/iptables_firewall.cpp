@@ -127,27 +127,28 @@ status iptables_firewall::remove_chain(const fw_chain& chain) {
   return to_status(first);
 }
 
-status
-iptables_firewall::ensure_overlay_subnet_rules(std::string_view cluster_cidr) {
+status iptables_firewall::ensure_cluster_rules(
+  std::string_view cluster_cidr, const fw_chain& chain,
+  std::vector<fw_wanted_rule> (*rules)(const ip_network&),
+  std::string_view op) {
   if (rootless_)
     return {};
   auto cluster = ip_network::parse(cluster_cidr);
   if (!cluster)
     return cluster.error();
-  return ensure_chain_rules(cluster->is_v6(), fw_allow, subnet_rules(*cluster),
-                            "ensure_overlay_subnet_rules");
+  return ensure_chain_rules(cluster->is_v6(), chain, rules(*cluster), op);
+}
+
+status
+iptables_firewall::ensure_overlay_subnet_rules(std::string_view cluster_cidr) {
+  return ensure_cluster_rules(cluster_cidr, fw_allow, subnet_rules,
+                              "ensure_overlay_subnet_rules");
 }
 
 status
 iptables_firewall::ensure_overlay_masquerade(std::string_view cluster_cidr) {
-  if (rootless_)
-    return {};
-  auto cluster = ip_network::parse(cluster_cidr);
-  if (!cluster)
-    return cluster.error();
-  return ensure_chain_rules(cluster->is_v6(), fw_masquerade,
-                            masquerade_rules(*cluster),
-                            "ensure_overlay_masquerade");
+  return ensure_cluster_rules(cluster_cidr, fw_masquerade, masquerade_rules,
+                              "ensure_overlay_masquerade");
 }
 
 status iptables_firewall::remove_overlay_masquerade() {

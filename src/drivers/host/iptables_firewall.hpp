@@ -51,6 +51,12 @@ private:
   status ensure_chain_rules(bool v6, const fw_chain& chain,
                             std::vector<fw_wanted_rule> rules,
                             std::string_view op);
+  /// ensure_chain_rules for the rules `rules` renders for `cluster_cidr`
+  /// (nothing in rootless mode).
+  status
+  ensure_cluster_rules(std::string_view cluster_cidr, const fw_chain& chain,
+                       std::vector<fw_wanted_rule> (*rules)(const ip_network&),
+                       std::string_view op);
   /// For both families: deletes every copy of each jump to `chain`, then
   /// flushes and deletes it. Best effort; returns the first error.
   status remove_chain(const fw_chain& chain);
