@@ -30,13 +30,18 @@ ip_address ip(std::string_view text) {
   return *ip_address::parse(text);
 }
 
-} // namespace
-
-TEST_CASE("ensure checks before it inserts, and only inserts what is "
-          "missing") {
+/// A firewall over the twin's iptables whose every command is recorded.
+struct recorded_firewall {
   twin_host twin;
   recording_runner r{twin.iptables_runner()};
   iptables_firewall fw{r, false};
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(recorded_firewall,
+                  "ensure checks before it inserts, and only inserts what is "
+                  "missing") {
   REQUIRE(fw.ensure_overlay_subnet_rules("10.200.0.0/16"));
   CHECK(r.calls
         == std::vector<std::string>{
@@ -68,10 +73,9 @@ TEST_CASE("ensure checks before it inserts, and only inserts what is "
         });
 }
 
-TEST_CASE("the allow jump goes right below an existing isolation jump") {
-  twin_host twin;
-  recording_runner r{twin.iptables_runner()};
-  iptables_firewall fw{r, false};
+TEST_CASE_FIXTURE(
+  recorded_firewall,
+  "the allow jump goes right below an existing isolation jump") {
   REQUIRE(r.run({"iptables", "-w", "-A", "FORWARD", "-j", "ACCEPT"})->exit_code
           == 0);
   REQUIRE(fw.ensure_member_isolation("n", ip("10.200.1.2"), {},
@@ -86,11 +90,10 @@ TEST_CASE("the allow jump goes right below an existing isolation jump") {
            "-A FORWARD -j ZLAYER-OVERLAY\n-A FORWARD -j ACCEPT\n");
 }
 
-TEST_CASE("removal deletes every copy of a jump, then flushes and deletes "
-          "the chain, in both families") {
-  twin_host twin;
-  recording_runner r{twin.iptables_runner()};
-  iptables_firewall fw{r, false};
+TEST_CASE_FIXTURE(
+  recorded_firewall,
+  "removal deletes every copy of a jump, then flushes and deletes "
+  "the chain, in both families") {
   REQUIRE(fw.ensure_overlay_masquerade("10.200.0.0/16"));
   // A second copy of the jump, e.g. from an older daemon.
   REQUIRE(r.run({"iptables", "-w", "-t", "nat", "-A", "POSTROUTING", "-j",
@@ -115,11 +118,10 @@ TEST_CASE("removal deletes every copy of a jump, then flushes and deletes "
            "-P POSTROUTING ACCEPT\n");
 }
 
-TEST_CASE("removing the allow and isolation chains undoes every jump into "
-          "them, in order") {
-  twin_host twin;
-  recording_runner r{twin.iptables_runner()};
-  iptables_firewall fw{r, false};
+TEST_CASE_FIXTURE(
+  recorded_firewall,
+  "removing the allow and isolation chains undoes every jump into "
+  "them, in order") {
   REQUIRE(fw.ensure_overlay_subnet_rules("10.200.0.0/16"));
   REQUIRE(fw.ensure_member_isolation("n", ip("10.200.1.2"), {},
                                      ip("10.200.0.1"), "10.200.0.0/16"));
@@ -176,10 +178,9 @@ TEST_CASE("rootless runs nothing; bad input runs nothing") {
   CHECK(r.calls.empty());
 }
 
-TEST_CASE("a missing ip6tables is an error; removal still cleans IPv4") {
-  twin_host twin;
-  recording_runner r{twin.iptables_runner()};
-  iptables_firewall fw{r, false};
+TEST_CASE_FIXTURE(
+  recorded_firewall,
+  "a missing ip6tables is an error; removal still cleans IPv4") {
   // A host without ip6tables: the program cannot be started.
   class no_ip6tables final : public command_runner {
   public:
