@@ -66,16 +66,6 @@ struct inbound_batch {
   std::vector<inbound_item> items;
 };
 
-/// What a transport holds, for `status`, guest configs and tests.
-struct transport_snapshot {
-  /// Whether a WireGuard device backs the transport.
-  bool has_device = false;
-  /// Peers as last added (the reference's `global_peers` mirror).
-  std::vector<ipc::peer_spec> peers;
-  /// Public keys with recorded NAT candidates.
-  std::vector<std::string> peers_with_candidates;
-};
-
 } // namespace overlayd::actors
 
 // These types live only inside this process; they never need CAF's
@@ -84,7 +74,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::ipc_call)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::ipc_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::inbound)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::inbound_batch)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::transport_snapshot)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::ipc::peer_spec)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::net::ip_address)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::net::cidr)
@@ -98,21 +87,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(overlayd, caf::first_custom_type_id)
   /// A connection is gone; forget its state.
   CAF_ADD_ATOM(overlayd, overlayd::atom, gone, "ov_gone")
 
-  // -- ipam ------------------------------------------------------------------
+  // -- scopes ----------------------------------------------------------------
 
-  /// Hand out an address for a service.
-  CAF_ADD_ATOM(overlayd, overlayd::atom, allocate, "ov_alloc")
-  /// Return an address to the pool that contains it.
+  /// Run a fast request (peers, status, DNS) in a WireGuard scope's actor.
+  CAF_ADD_ATOM(overlayd, overlayd::atom, scope_run, "ov_scope")
+  /// Let go of work a test double holds back (deterministic tests).
   CAF_ADD_ATOM(overlayd, overlayd::atom, release, "ov_release")
-  /// Rebind the node-slice allocator to a new slice.
-  CAF_ADD_ATOM(overlayd, overlayd::atom, rebind, "ov_rebind")
-
-  // -- transports ------------------------------------------------------------
-
-  CAF_ADD_ATOM(overlayd, overlayd::atom, add_peer, "ov_addpeer")
-  CAF_ADD_ATOM(overlayd, overlayd::atom, remove_peer, "ov_rmpeer")
-  CAF_ADD_ATOM(overlayd, overlayd::atom, add_allowed, "ov_addip")
-  CAF_ADD_ATOM(overlayd, overlayd::atom, rm_allowed, "ov_rmip")
 
   // -- driver workers --------------------------------------------------------
 

@@ -21,13 +21,35 @@
 #include "net/expected.hpp"
 #include "net/ip.hpp"
 
+namespace overlayd::drivers {
+class twin_host;
+} // namespace overlayd::drivers
+
 namespace overlayd::actors {
 
+/// Which host the engine plumbs.
+enum class host_backend {
+  /// This machine, in the daemon's network namespace: rtnetlink, /proc/sys,
+  /// iptables, network-manager drop-ins, and userspace WireGuard devices on
+  /// real TUNs.
+  real,
+  /// The in-memory host twin and in-memory WireGuard devices: every request
+  /// runs its full logic and nothing on the machine changes (unit tests,
+  /// replay, dry runs).
+  twin,
+};
+
 struct engine_config {
-  /// Root data directory (network-state marker, later UAPI sockets).
+  /// Root data directory (the network-state marker `agent_network.json`).
   std::filesystem::path data_dir;
   /// Scheduler threads; 0 picks the number of CPUs, at least 2.
   std::size_t workers = 0;
+  host_backend backend = host_backend::real;
+  /// Threads for blocking host calls (detached driver workers).
+  std::size_t driver_workers = 3;
+  /// Where the real WireGuard devices serve their UAPI sockets (`wg show`
+  /// looks in /var/run/wireguard); empty: no UAPI sockets.
+  std::filesystem::path uapi_dir = "/var/run/wireguard";
   /// Optional taps on the IPC byte stream, e.g. the replay recorder
   /// (`overlayd --record`): every received frame body, every write to a
   /// connection (whole length-prefixed frames), every connection gone.
@@ -123,6 +145,10 @@ public:
   /// Asks `wait` to return (e.g. from a signal-handling thread).
   void request_stop();
   bool stop_requested() const;
+
+  /// The in-memory host of a `twin` engine (to inject faults or inspect
+  /// what the engine did); null for a `real` one.
+  drivers::twin_host* twin();
 
   struct impl;
 

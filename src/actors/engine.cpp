@@ -1,5 +1,6 @@
 #include "actors/embedded.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -14,13 +15,18 @@
 
 #include <spdlog/spdlog.h>
 
+#include "actors/driver_worker.hpp"
 #include "actors/errors.hpp"
-#include "actors/ipam.hpp"
 #include "actors/ipc_server.hpp"
 #include "actors/supervisor.hpp"
 #include "actors/system_config.hpp"
 #include "actors/transport.hpp"
+#include "drivers/host/real_host.hpp"
+#include "drivers/host/twin.hpp"
 #include "ipc/json_codec.hpp"
+#include "overlay/engine.hpp"
+#include "overlay/fake_wg_control.hpp"
+#include "overlay/wg_control.hpp"
 
 namespace overlayd::actors {
 
@@ -129,6 +135,13 @@ call_result<void> expect_ok(const ipc::response& r) {
 } // namespace
 
 struct engine::impl {
+  // The host and the core outlive the actor system, which uses them; the
+  // destructor stops the system first.
+  std::unique_ptr<drivers::twin_host> twin;
+  std::unique_ptr<drivers::host_driver> real_host;
+  std::unique_ptr<overlay::wg_control> wg;
+  std::unique_ptr<overlay::engine> core;
+
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   supervisor_actor supervisor;
@@ -154,12 +167,32 @@ net::expected<std::unique_ptr<engine>> engine::start(engine_config config) {
     return unexpected{std::string{"engine: the data directory is empty"}};
   auto st = std::make_unique<impl>();
   st->config = config;
+  overlay::engine_options core_options;
+  core_options.data_dir = config.data_dir;
+  drivers::host_driver* host = nullptr;
+  if (config.backend == host_backend::twin) {
+    st->twin = std::make_unique<drivers::twin_host>();
+    host = &st->twin->root();
+    st->wg = std::make_unique<overlay::fake_wg_control>(st->twin.get());
+    core_options.pid_alive
+      = [twin = st->twin.get()](uint32_t pid) { return twin->pid_alive(pid); };
+    spdlog::info("engine backend: in-memory host twin (nothing on this "
+                 "machine is changed)");
+  } else {
+    st->real_host = drivers::make_real_host_driver();
+    host = st->real_host.get();
+    st->wg = overlay::make_device_wg_control(config.uapi_dir.string());
+  }
+  st->core = std::make_unique<overlay::engine>(*host, *st->wg, core_options);
   configure(st->cfg, config.workers);
   st->sys = std::make_unique<caf::actor_system>(st->cfg);
-  auto ipam_hdl = st->sys->spawn(ipam, config.data_dir);
-  auto transport_hdl = st->sys->spawn(transport);
-  st->supervisor
-    = st->sys->spawn(supervisor, supervisor_children{ipam_hdl, transport_hdl});
+  driver_pool_options pool_options;
+  pool_options.workers = std::max<std::size_t>(1, config.driver_workers);
+  auto pool = st->sys->spawn(driver_pool, host, pool_options);
+  auto global
+    = st->sys->spawn(transport, st->core.get(), std::string{"global"});
+  st->supervisor = st->sys->spawn(
+    supervisor, supervisor_children{st->core.get(), pool, global});
   return std::make_unique<engine>(std::move(st));
 }
 
@@ -179,6 +212,12 @@ engine::~engine() {
   impl_->supervisor = supervisor_actor{};
   impl_->sys.reset();
   impl_->server.reset();
+  impl_->core.reset();
+  impl_->wg.reset();
+}
+
+drivers::twin_host* engine::twin() {
+  return impl_->twin.get();
 }
 
 net::expected<void> engine::listen(const std::filesystem::path& socket) {

@@ -31,31 +31,13 @@ using ipc_server_actor = caf::typed_actor<
   /// The connection is closed; drop its state.
   caf::reacts_to<atom::gone, conn_id>>;
 
-/// IPAM: the node-slice allocator, bridge pools, the service-subnet
-/// registry, dedicated ports and the marker file.
-using ipam_actor = caf::typed_actor<
-  /// Hands out an address for `service`. The flag says the service runs in
-  /// Shared mode (draws from the shared bridge when there is one).
-  caf::replies_to<atom::allocate, std::string, bool>::with<net::ip_address>,
-  /// Returns an address to the first pool containing it (always succeeds).
-  caf::reacts_to<atom::release, net::ip_address>,
-  /// Rebinds the node-slice allocator to a slice, resetting its state;
-  /// answers the node IP (network + 1).
-  caf::replies_to<atom::rebind, net::cidr>::with<net::ip_address>>;
-
 /// TRANSPORT: one WireGuard scope (the global device, or one dedicated
-/// service device): its peers, their allowed IPs and NAT candidates.
+/// service device). It runs the scope's fast requests (peer operations,
+/// `status`, DNS records) against the orchestration core; they take only
+/// the core's scope lock, so they never wait behind host work.
 using transport_actor = caf::typed_actor<
-  /// Adds or updates a peer.
-  caf::reacts_to<atom::add_peer, ipc::peer_spec>,
-  /// Removes a peer by its base64 public key.
-  caf::reacts_to<atom::remove_peer, std::string>,
-  /// Adds a CIDR to a peer's allowed IPs (public key, CIDR text).
-  caf::reacts_to<atom::add_allowed, std::string, std::string>,
-  /// Removes a CIDR from a peer's allowed IPs (public key, CIDR text).
-  caf::reacts_to<atom::rm_allowed, std::string, std::string>,
-  /// What the transport holds now.
-  caf::replies_to<atom::snapshot>::with<transport_snapshot>>;
+  /// Runs one fast request; engine errors are `err` responses.
+  caf::replies_to<atom::scope_run, ipc_call>::with<ipc_reply>>;
 
 /// DRIVER_WORKER: runs blocking host-driver calls on its own thread
 /// (spawned `caf::detached`), one job at a time.

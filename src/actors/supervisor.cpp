@@ -1,7 +1,6 @@
 #include "actors/supervisor.hpp"
 
 #include <string>
-#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -11,223 +10,121 @@
 
 #include <spdlog/spdlog.h>
 
+#include "actors/driver_worker.hpp"
 #include "actors/errors.hpp"
 #include "actors/request_resource.hpp"
+#include "actors/transport.hpp"
+#include "overlay/engine.hpp"
 
 namespace overlayd::actors {
 
 namespace {
 
 using ticket = request_gate::ticket;
+using supervisor_ptr = supervisor_actor::stateful_pointer<supervisor_state>;
 
 ipc::response err(std::string message) {
   return ipc::resp::err{std::move(message)};
 }
 
-// The answer for operations whose machinery a later issue brings: a clear
-// refusal, never a fake success.
-ipc::response not_available(std::string_view op, std::string_view missing) {
-  return err(std::string{op} + " is not available yet: " + std::string{missing}
-             + " is not implemented in this build");
+/// Requests that only read or change the WireGuard scopes: they run in a
+/// transport. Everything else is host work for the driver pool.
+bool is_scope_work(const ipc::request& request) {
+  return std::visit(
+    [](const auto& r) {
+      using T = std::decay_t<decltype(r)>;
+      namespace q = ipc::req;
+      return std::is_same_v<
+               T, q::add_peer> || std::is_same_v<T, q::remove_peer> || std::is_same_v<T, q::add_allowed_ip> || std::is_same_v<T, q::remove_allowed_ip> || std::is_same_v<T, q::status> || std::is_same_v<T, q::register_dns> || std::is_same_v<T, q::unregister_dns> || std::is_same_v<T, q::write_scoped_resolver> || std::is_same_v<T, q::remove_scoped_resolver> || std::is_same_v<T, q::nat_tick> || std::is_same_v<T, q::nat_status>;
+    },
+    request);
 }
 
-// Runs one request. Every branch ends in exactly one `finish(id, ...)`,
-// either right away or from the reply handler of a child request.
-struct dispatcher {
-  supervisor_actor::stateful_pointer<supervisor_state> self;
-  ticket id;
+/// The peer scope a request names; null for requests without one.
+const ipc::peer_scope* scope_of(const ipc::request& request) {
+  return std::visit(
+    [](const auto& r) -> const ipc::peer_scope* {
+      if constexpr (requires { r.scope; })
+        return &r.scope;
+      else
+        return nullptr;
+    },
+    request);
+}
 
-  supervisor_state& st() { return self->state; }
-
-  void done(ipc::response r) { st().finish(id, std::move(r)); }
-
-  // Forwards to a child whose handler answers nothing on success.
-  template <class Handle, class... Ts>
-  void ask_ok(const Handle& dest, Ts&&... xs) {
-    auto self_ptr = self;
-    auto job = id;
-    self->request(dest, caf::infinite, std::forward<Ts>(xs)...)
-      .then([self_ptr, job]() { self_ptr->state.finish(job, ipc::resp::ok{}); },
-            [self_ptr, job](caf::error& e) {
-              self_ptr->state.finish(job, err(wire_message(e)));
-            });
+/// The transport that runs a scope request: a dedicated service's own once
+/// it exists. A service scope without one goes to the global transport,
+/// where the core answers the reference's "no dedicated overlay" error.
+const transport_actor& transport_for(supervisor_state& st,
+                                     const ipc::request& request) {
+  if (auto* scope = scope_of(request); scope && !scope->is_global()) {
+    if (auto i = st.dedicated.find(*scope->service); i != st.dedicated.end())
+      return i->second;
   }
+  return st.kids.global_transport;
+}
 
-  // The transport a scope names; answers the reference's error if the
-  // scope has none. A global scope always has one: the global transport
-  // exists before its device and skips device work while it has none.
-  const transport_actor* transport_for(const ipc::peer_scope& scope) {
-    if (scope.is_global())
-      return &st().kids.global_transport;
-    auto i = st().dedicated.find(*scope.service);
-    if (i == st().dedicated.end()) {
-      done(err("no dedicated overlay for service " + *scope.service));
-      return nullptr;
+/// Keeps the dedicated transports in step with what host work did.
+void after_host_work(supervisor_ptr self, const ipc::request& request,
+                     const ipc::response& response) {
+  auto& st = self->state;
+  bool ok = !std::holds_alternative<ipc::resp::err>(response);
+  if (auto* r = std::get_if<ipc::req::setup_service_overlay>(&request)) {
+    if (ok && ipc::uses_per_service_wg(r->mode)
+        && st.dedicated.count(r->service) == 0) {
+      st.dedicated.emplace(r->service,
+                           self->spawn(transport, st.kids.core, r->service));
+      spdlog::info("dedicated transport for service {} started", r->service);
     }
-    return &i->second;
+  } else if (auto* t
+             = std::get_if<ipc::req::teardown_service_overlay>(&request)) {
+    if (ok && st.dedicated.erase(t->service) > 0)
+      spdlog::info("dedicated transport for service {} stopped", t->service);
+  } else if (std::holds_alternative<ipc::req::teardown_global_overlay>(
+               request)) {
+    // Global teardown takes every dedicated device with it.
+    if (ok)
+      st.dedicated.clear();
+  } else if (std::holds_alternative<ipc::req::shutdown>(request)) {
+    st.dedicated.clear();
+    st.shutting_down = true;
+    spdlog::info("shutdown requested over IPC; refusing further requests");
   }
+}
 
-  // -- node identity --------------------------------------------------------
+void run_scope_work(supervisor_ptr self, ticket id, ipc::request request) {
+  const auto& dest = transport_for(self->state, request);
+  self
+    ->request(dest, caf::infinite, atom::scope_run_v,
+              ipc_call{std::move(request)})
+    .then(
+      [self, id](ipc_reply& reply) {
+        self->state.finish(id, std::move(reply.response));
+      },
+      [self, id](caf::error& e) {
+        self->state.finish(id, err(wire_message(e)));
+      });
+}
 
-  void operator()(ipc::req::set_local_node_id& r) {
-    st().local_node_id = r.node_id;
-    done(ipc::resp::ok{});
-  }
-
-  void operator()(ipc::req::set_local_wg_pubkey& r) {
-    st().local_wg_pubkey = std::move(r.pubkey);
-    done(ipc::resp::ok{});
-  }
-
-  // -- global overlay -------------------------------------------------------
-
-  void operator()(ipc::req::setup_global_overlay&) {
-    done(not_available("setup_global_overlay", "the WireGuard device"));
-  }
-
-  void operator()(ipc::req::teardown_global_overlay&) {
-    done(not_available("teardown_global_overlay", "the WireGuard device"));
-  }
-
-  // -- services and containers ----------------------------------------------
-
-  void operator()(ipc::req::setup_service_overlay&) {
-    done(not_available("setup_service_overlay",
-                       "bridge and dedicated-device plumbing"));
-  }
-
-  void operator()(ipc::req::teardown_service_overlay&) {
-    done(not_available("teardown_service_overlay",
-                       "bridge and dedicated-device plumbing"));
-  }
-
-  void operator()(ipc::req::attach_container&) {
-    done(not_available("attach_container", "container plumbing"));
-  }
-
-  void operator()(ipc::req::detach_container&) {
-    done(not_available("detach_container", "container plumbing"));
-  }
-
-  void operator()(ipc::req::prune_orphan_bridges&) {
-    done(not_available("prune_orphan_bridges", "bridge management"));
-  }
-
-  // -- addresses ------------------------------------------------------------
-
-  void operator()(ipc::req::allocate_ip& r) {
-    // `join_global` is ignored, as in the reference: the eth1 address is
-    // reserved at attach time.
-    auto i = st().service_modes.find(r.service);
-    bool shared
-      = i != st().service_modes.end() && ipc::uses_shared_bridge(i->second);
-    auto self_ptr = self;
-    auto job = id;
-    self
-      ->request(st().kids.ipam, caf::infinite, atom::allocate_v, r.service,
-                shared)
-      .then(
-        [self_ptr, job](net::ip_address ip) {
-          self_ptr->state.finish(job, ipc::resp::allocated_ip{ip});
-        },
-        [self_ptr, job](caf::error& e) {
-          self_ptr->state.finish(job, err(wire_message(e)));
-        });
-  }
-
-  void operator()(ipc::req::release_ip& r) {
-    ask_ok(st().kids.ipam, atom::release_v, r.ip);
-  }
-
-  // -- peers ----------------------------------------------------------------
-
-  void operator()(ipc::req::add_peer& r) {
-    // The endpoint is checked first, whatever the scope (reference
-    // `peer_spec_to_info`).
-    auto ep = net::socket_address::parse(r.peer.endpoint);
-    if (!ep) {
-      done(err("invalid peer endpoint " + r.peer.endpoint + ": " + ep.error()));
-      return;
-    }
-    if (auto* t = transport_for(r.scope))
-      ask_ok(*t, atom::add_peer_v, std::move(r.peer));
-  }
-
-  void operator()(ipc::req::remove_peer& r) {
-    if (auto* t = transport_for(r.scope))
-      ask_ok(*t, atom::remove_peer_v, std::move(r.pubkey));
-  }
-
-  void operator()(ipc::req::add_allowed_ip& r) {
-    if (auto* t = transport_for(r.scope))
-      ask_ok(*t, atom::add_allowed_v, std::move(r.pubkey), std::move(r.cidr));
-  }
-
-  void operator()(ipc::req::remove_allowed_ip& r) {
-    if (auto* t = transport_for(r.scope))
-      ask_ok(*t, atom::rm_allowed_v, std::move(r.pubkey), std::move(r.cidr));
-  }
-
-  // -- DNS and resolvers ----------------------------------------------------
-
-  void operator()(ipc::req::register_dns& r) {
-    st().dns_records.insert_or_assign(std::move(r.name), r.ip);
-    done(ipc::resp::ok{});
-  }
-
-  void operator()(ipc::req::unregister_dns& r) {
-    st().dns_records.erase(r.name);
-    done(ipc::resp::ok{});
-  }
-
-  // Scoped resolvers exist only on macOS; the reference answers this on
-  // every other platform.
-  void operator()(ipc::req::write_scoped_resolver&) {
-    done(err("overlay engine error: scoped resolver is macOS-only"));
-  }
-
-  void operator()(ipc::req::remove_scoped_resolver&) {
-    done(err("overlay engine error: scoped resolver is macOS-only"));
-  }
-
-  // -- status and NAT -------------------------------------------------------
-
-  void operator()(ipc::req::status&) {
-    // Without a device there is no UAPI dump: no peers, as in the
-    // reference. Services count once they can be set up (dedicated
-    // transports, and bridges when they land).
-    auto& g = st().global;
-    ipc::resp::status s;
-    s.interface = g.interface;
-    s.node_ip = g.node_ip;
-    s.public_key = g.public_key;
-    s.overlay_cidr = g.cluster_cidr;
-    s.slice_cidr = g.slice_cidr;
-    s.peer_count = 0;
-    s.service_count = static_cast<uint32_t>(st().dedicated.size());
-    done(std::move(s));
-  }
-
-  void operator()(ipc::req::nat_tick&) {
-    done(not_available("nat_tick", "NAT traversal"));
-  }
-
-  void operator()(ipc::req::nat_status&) {
-    // Before any tick the reference reports nothing gathered.
-    done(ipc::resp::nat_status{});
-  }
-
-  // -- shutdown -------------------------------------------------------------
-
-  void operator()(ipc::req::shutdown&) {
-    // A barrier: everything submitted earlier has finished. With no global
-    // overlay there is nothing to tear down; later issues add the
-    // transports' and drivers' teardown here, in reverse order of setup.
-    st().shutting_down = true;
-    spdlog::info("shutdown requested over IPC");
-    done(ipc::resp::ok{});
-  }
-};
+void run_host_work(supervisor_ptr self, ticket id, ipc::request request) {
+  auto* core = self->state.kids.core;
+  auto job = make_driver_job(
+    resource_of(request), std::string{ipc::op_name(request)},
+    [core, request](drivers::host_driver&) {
+      return drivers::result<ipc::response>{core->handle(request)};
+    });
+  run_driver_job<ipc::response>(
+    self, self->state.kids.drivers, std::move(job),
+    [self, id, request](drivers::result<ipc::response> result) {
+      // A pool that died (only at exit) is reported, never mistaken for
+      // an engine answer.
+      auto response
+        = result ? std::move(*result)
+                 : err("overlayd internal error: " + result.error().what());
+      after_host_work(self, request, response);
+      self->state.finish(id, std::move(response));
+    });
+}
 
 } // namespace
 
@@ -250,7 +147,10 @@ void supervisor_state::run(request_gate::ticket id) {
     finish(id, err("overlayd is shutting down"));
     return;
   }
-  std::visit(dispatcher{self, id}, request);
+  if (is_scope_work(request))
+    run_scope_work(self, id, std::move(request));
+  else
+    run_host_work(self, id, std::move(request));
 }
 
 void supervisor_state::finish(request_gate::ticket id, ipc::response response) {
@@ -267,7 +167,7 @@ void supervisor_state::finish(request_gate::ticket id, ipc::response response) {
 supervisor_actor::behavior_type
 supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
            supervisor_children kids) {
-  self->link_to(kids.ipam);
+  self->link_to(kids.drivers);
   self->link_to(kids.global_transport);
   self->state.kids = std::move(kids);
   return {

@@ -1,42 +1,41 @@
 #pragma once
 
 // TRANSPORT: one WireGuard scope. The global transport exists from the
-// start, before its device, because the reference accepts global peer
-// operations without a device: it skips the device work, answers `ok` and
-// still mirrors the peer so guest configs can reproduce the peer set.
-// The userspace WireGuard device (src/wg) plugs in here with its issue.
+// start (the reference accepts global peer operations before the device
+// exists and mirrors them for guest configs); each dedicated service gets
+// its own once its setup succeeded.
+//
+// The devices themselves live behind the core's `wg_control`; a transport
+// is the mailbox that serialises its scope's fast requests and keeps them
+// off the driver workers, so a peer change never queues behind a slow
+// bridge, veth or firewall call (design §3). Each request takes the core's
+// scope lock only for its own device call.
 
-#include <map>
 #include <string>
-#include <vector>
 
 #include "actors/interfaces.hpp"
+
+namespace overlayd::overlay {
+class engine;
+} // namespace overlayd::overlay
 
 namespace overlayd::actors {
 
 struct transport_state {
-  explicit transport_state(
-    transport_actor::stateful_pointer<transport_state> self)
-    : self(self) {
-    // nop
-  }
-
-  transport_actor::stateful_pointer<transport_state> self;
-  /// Peers by public key, as last added (`global_peers`).
-  std::map<std::string, ipc::peer_spec> peers;
-  /// Usable NAT candidates by public key; keys without any are absent.
-  std::map<std::string, std::vector<ipc::nat_candidate_wire>> candidates;
+  /// The orchestration core; outlives every actor (the embedding engine
+  /// owns it and stops the actor system first).
+  overlay::engine* core = nullptr;
+  /// "global" or the service name, for logs.
+  std::string scope;
+  /// Requests this transport has answered.
+  uint64_t handled = 0;
 
   static inline const char* name = "overlayd.transport";
 };
 
-/// The candidates of `spec` that the NAT code can use: a known type and a
-/// literal socket address. The reference drops the others silently.
-std::vector<ipc::nat_candidate_wire>
-usable_candidates(const std::vector<ipc::nat_candidate_wire>& wire);
-
-/// The global transport, still without a device.
+/// A transport for `scope` over `core`.
 transport_actor::behavior_type
-transport(transport_actor::stateful_pointer<transport_state> self);
+transport(transport_actor::stateful_pointer<transport_state> self,
+          overlay::engine* core, std::string scope);
 
 } // namespace overlayd::actors

@@ -84,6 +84,30 @@ net::expected<daemon_config> parse_daemon_config(const std::string& text,
           }
           return "unknown key";
         });
+    } else if (section == "engine") {
+      res = each_key(
+        origin, section, *tbl,
+        [&](const std::string& k, const toml::node& v) -> std::string {
+          if (k == "backend") {
+            std::string backend;
+            if (auto e = read_string(v, backend); !e.empty())
+              return e;
+            if (backend != "real" && backend != "twin")
+              return "unknown backend \"" + backend + "\" (real, twin)";
+            cfg.backend = backend;
+            return {};
+          }
+          if (k == "driver_workers") {
+            auto n = v.value<int64_t>();
+            if (!v.is_integer() || !n || *n < 1 || *n > 64)
+              return "expected an integer from 1 to 64";
+            cfg.driver_workers = static_cast<std::size_t>(*n);
+            return {};
+          }
+          if (k == "uapi_dir")
+            return read_string(v, cfg.uapi_dir);
+          return "unknown key";
+        });
     } else if (section == "log") {
       res = each_key(
         origin, section, *tbl,

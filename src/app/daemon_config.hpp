@@ -20,6 +20,13 @@ struct daemon_config {
   std::string socket;
   /// `[daemon] workers`: scheduler threads, 0 = automatic.
   std::size_t workers = 0;
+  /// `[engine] backend`: "real" (this machine) or "twin" (in-memory dry
+  /// run, nothing on the machine changes).
+  std::string backend = "real";
+  /// `[engine] driver_workers`: threads for blocking host calls.
+  std::size_t driver_workers = 3;
+  /// `[engine] uapi_dir`: where WireGuard UAPI sockets go ("" = none).
+  std::string uapi_dir = "/var/run/wireguard";
   /// `[log] level`: an spdlog level name.
   std::string log_level = "info";
   /// `[replay] record`: append every IPC exchange to this file ("" = off).

@@ -151,6 +151,11 @@ int main(int argc, char** argv) {
   overlayd::actors::engine_config engine_cfg;
   engine_cfg.data_dir = where.data_dir;
   engine_cfg.workers = cfg.workers;
+  engine_cfg.driver_workers = cfg.driver_workers;
+  engine_cfg.uapi_dir = cfg.uapi_dir;
+  engine_cfg.backend = cfg.backend == "twin"
+                         ? overlayd::actors::host_backend::twin
+                         : overlayd::actors::host_backend::real;
   std::shared_ptr<overlayd::replay::recorder> rec;
   if (auto file = opts.record.value_or(cfg.record_file); !file.empty()) {
     auto opened = overlayd::replay::recorder::open(

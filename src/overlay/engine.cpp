@@ -27,7 +27,11 @@ engine_options::engine_options()
 
 engine::engine(drivers::host_driver& host, wg_control& wg,
                engine_options options)
-  : host_(host), wg_(wg), options_(std::move(options)) {
+  : host_(host), wg_(wg), options_(std::move(options)),
+    // The reference starts from its default cluster CIDR, so a fresh
+    // `status` already reports it (ipc.md §4.20).
+    cluster_cidr_(ipam::node_slice_allocator::default_slice()) {
+  scopes_.cluster_cidr = cluster_cidr_->to_string();
   // The reference seeds the dedicated-port band from the marker at
   // construction, so a restart hands the same ports to the same services.
   auto state = ipam::load_marker(marker());

@@ -22,6 +22,9 @@ net::expected<std::unique_ptr<target>> target::in_process() {
   cfg.data_dir = t->dir_ / "data";
   // Two workers: enough for the ordering rules, light on a shared box.
   cfg.workers = 2;
+  // Replays compare answers, so they run on the deterministic in-memory
+  // host and never touch this machine.
+  cfg.backend = actors::host_backend::twin;
   auto eng = actors::engine::start(cfg);
   if (!eng)
     return unexpected{"cannot start the engine: " + eng.error()};

@@ -1,14 +1,18 @@
-// The embedding API: an in-process engine answers the device-free requests
-// as the reference does (ipc.md §4, reference tests), and refuses the rest
-// with a clear error, never `ok`.
+// The embedding API on the in-memory host twin: every request runs through
+// the actors (supervisor, driver pool, transports) into the orchestration
+// core, and slow host work does not hold up peer work (design §3).
 #include "actors/embedded.hpp"
 
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <future>
 #include <thread>
 #include <unistd.h>
+
+#include "drivers/host/twin.hpp"
 
 using namespace overlayd;
 using actors::engine;
@@ -26,7 +30,11 @@ struct engine_fixture {
 
   engine_fixture() {
     std::filesystem::create_directories(dir);
-    auto started = engine::start({dir, 2});
+    actors::engine_config cfg;
+    cfg.data_dir = dir;
+    cfg.workers = 2;
+    cfg.backend = actors::host_backend::twin;
+    auto started = engine::start(cfg);
     REQUIRE(started);
     eng = std::move(*started);
   }
@@ -146,31 +154,97 @@ TEST_CASE_FIXTURE(engine_fixture, "nat_status before any tick is empty") {
 }
 
 TEST_CASE_FIXTURE(engine_fixture,
-                  "operations of later issues are refused, never ok") {
-  std::vector<ipc::request> later{
-    ipc::req::setup_global_overlay{
-      "prod", "42", "10.200.0.0/16", "10.200.0.0/28", 51820, {}, false},
-    ipc::req::teardown_global_overlay{},
-    ipc::req::setup_service_overlay{"web", ipc::overlay_mode::dedicated},
-    ipc::req::teardown_service_overlay{"web"},
-    ipc::req::attach_container{
-      ipc::linux_pid_handle{4242}, "web", true, {}, {}, false, {}},
-    ipc::req::detach_container{ipc::linux_pid_handle{4242}},
-    ipc::req::prune_orphan_bridges{{"zl-prod-0-web-b"}},
-    ipc::req::nat_tick{},
-  };
-  for (auto& r : later) {
-    auto op = std::string{ipc::op_name(r)};
-    auto resp = eng->call(r);
-    auto* e = std::get_if<ipc::resp::err>(&resp);
-    REQUIRE_MESSAGE(e != nullptr, op);
-    CHECK_MESSAGE(e->message.starts_with(op + " is not available yet: "),
-                  e->message);
-  }
-  // Nothing was half-applied: the status is still the fresh one.
+                  "a service lifecycle runs end to end on the twin") {
+  auto global = eng->setup_global_overlay(ipc::req::setup_global_overlay{
+    "prod", "42", "10.200.0.0/16", "10.200.0.0/28", 51820, {}, false});
+  REQUIRE_MESSAGE(global, global.error());
   auto s = eng->status();
-  CHECK_FALSE(s->slice_cidr);
-  CHECK_FALSE(s->interface);
+  REQUIRE(s);
+  CHECK(s->interface == *global);
+  CHECK(s->node_ip == ip("10.200.0.1"));
+  REQUIRE(s->public_key);
+
+  auto svc = eng->setup_service_overlay("web", ipc::overlay_mode::dedicated);
+  REQUIRE_MESSAGE(svc, svc.error());
+  CHECK(eng->status()->service_count == 1);
+  // The dedicated scope now has its own transport, which installs peers.
+  CHECK(eng->add_peer(peer("c2VydmljZS1wZWVyLWtleS1iYXNlNjQtMzJieXRlcz0="),
+                      ipc::peer_scope::of_service("web")));
+
+  REQUIRE(eng->twin()->add_process(4242));
+  auto attached = eng->attach_container(ipc::req::attach_container{
+    ipc::linux_pid_handle{4242}, "web", false, {}, {}, false, {}});
+  REQUIRE_MESSAGE(attached, attached.error());
+  CHECK(eng->detach_container(ipc::linux_pid_handle{4242}));
+
+  CHECK(eng->teardown_service_overlay("web"));
+  // Its transport is gone with it: the core answers the reference's error.
+  auto gone
+    = eng->add_peer(peer("c2VydmljZS1wZWVyLWtleS1iYXNlNjQtMzJieXRlcz0="),
+                    ipc::peer_scope::of_service("web"));
+  REQUIRE_FALSE(gone);
+  CHECK(gone.error().find("web") != std::string::npos);
+  CHECK(eng->teardown_global_overlay());
+  CHECK_FALSE(eng->status()->interface);
+}
+
+TEST_CASE_FIXTURE(engine_fixture,
+                  "a global add_peer is answered while a slow bridge is "
+                  "being created") {
+  REQUIRE(eng->setup_global_overlay(ipc::req::setup_global_overlay{
+    "prod", "42", "10.200.0.0/16", "10.200.0.0/28", 51820, {}, false}));
+  drivers::twin_fault slow;
+  slow.latency = std::chrono::milliseconds(500);
+  eng->twin()->inject("create_bridge", slow);
+
+  auto setup = std::async(std::launch::async, [this] {
+    return eng->setup_service_overlay("web", ipc::overlay_mode::automatic);
+  });
+  // Wait until the slow call has reached the host, then add a peer.
+  while (eng->twin()->call_count("create_bridge") == 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  CHECK(eng->add_peer(peer("cGVlci1rZXktZm9yLXRoZS1nbG9iYWwtc2NvcGUtMzI=")));
+  // The peer is installed and the bridge call has not returned yet.
+  CHECK(setup.wait_for(std::chrono::seconds(0)) != std::future_status::ready);
+  CHECK(eng->status()->peer_count == 1);
+  auto done = setup.get();
+  REQUIRE_MESSAGE(done, done.error());
+}
+
+TEST_CASE_FIXTURE(engine_fixture,
+                  "requests on one service stay in arrival order behind a "
+                  "slow setup") {
+  REQUIRE(eng->setup_global_overlay(ipc::req::setup_global_overlay{
+    "prod", "42", "10.200.0.0/16", "10.200.0.0/28", 51820, {}, false}));
+  drivers::twin_fault slow;
+  slow.latency = std::chrono::milliseconds(300);
+  eng->twin()->inject("create_bridge", slow);
+  auto setup = std::async(std::launch::async, [this] {
+    return eng->setup_service_overlay("web", ipc::overlay_mode::automatic);
+  });
+  while (eng->twin()->call_count("create_bridge") == 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // Sent while the setup is in flight, on the same service: it must see
+  // the finished setup, i.e. draw from the service's bridge pool.
+  auto addr = eng->allocate_ip("web");
+  REQUIRE(setup.get());
+  REQUIRE(addr);
+  // The address comes from the service bridge's pool, not the node slice.
+  auto links = eng->twin()->root().links().list_links();
+  REQUIRE(links);
+  int bridges = 0;
+  for (auto& l : *links) {
+    if (l.kind != "bridge")
+      continue;
+    ++bridges;
+    REQUIRE(l.addresses.size() == 1);
+    auto& a = l.addresses.front();
+    auto pool = net::cidr::parse(a.address.to_string() + "/"
+                                 + std::to_string(a.prefix_len));
+    REQUIRE(pool);
+    CHECK_MESSAGE(pool->contains(*addr), addr->to_string());
+  }
+  CHECK(bridges == 1);
 }
 
 TEST_CASE_FIXTURE(engine_fixture, "shutdown answers ok and stops the engine") {

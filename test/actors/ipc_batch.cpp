@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "deterministic.hpp"
+#include "held_pool.hpp"
 #include "ipc/framing.hpp"
 #include "ipc/json_codec.hpp"
 
@@ -27,39 +28,8 @@ using actors::inbound_batch;
 using actors::inbound_end;
 using actors::inbound_reject;
 using actors::inbound_request;
-using actors::ipam_actor;
 
 namespace {
-
-// An ipam that holds every allocation until the test sends `release` with
-// the address to answer (a stand-in for a slow resource).
-struct gate_ipam_state {
-  std::vector<caf::typed_response_promise<net::ip_address>> held;
-  static inline const char* name = "test.gate_ipam";
-};
-
-ipam_actor::behavior_type
-gate_ipam(ipam_actor::stateful_pointer<gate_ipam_state> self) {
-  return {
-    [self](atom::allocate, const std::string&,
-           bool) -> caf::result<net::ip_address> {
-      auto rp = self->make_response_promise<net::ip_address>();
-      self->state.held.push_back(rp);
-      return rp;
-    },
-    [self](atom::release, const net::ip_address& answer) {
-      auto& held = self->state.held;
-      if (held.empty())
-        return;
-      auto rp = held.front();
-      held.erase(held.begin());
-      rp.deliver(answer);
-    },
-    [](atom::rebind, const net::cidr&) -> net::ip_address {
-      return net::ip_address::v4(10, 99, 0, 1);
-    },
-  };
-}
 
 // Ids and close flags of what the ipc_server writes, per connection.
 struct id_sink : actors::frame_sink {
@@ -85,10 +55,15 @@ struct id_sink : actors::frame_sink {
 };
 
 struct batch_fixture : test::deterministic_fixture {
-  ipam_actor ipam = sys.spawn(gate_ipam);
-  actors::transport_actor transport = sys.spawn(actors::transport);
-  actors::supervisor_actor sup = sys.spawn(
-    actors::supervisor, actors::supervisor_children{ipam, transport});
+  // Every host job waits until the test lets it go.
+  test::twin_core host;
+  test::held_pool_actor pool
+    = sys.spawn(test::held_pool, &host.twin.root(), std::set<std::string>{"*"});
+  actors::transport_actor transport
+    = sys.spawn(actors::transport, host.core.get(), std::string{"global"});
+  actors::supervisor_actor sup
+    = sys.spawn(actors::supervisor,
+                actors::supervisor_children{host.core.get(), pool, transport});
   std::shared_ptr<id_sink> sink = std::make_shared<id_sink>();
   actors::ipc_server_actor server = sys.spawn(
     actors::ipc_server, sup, std::shared_ptr<actors::frame_sink>{sink});
@@ -128,7 +103,7 @@ TEST_CASE_FIXTURE(batch_fixture,
   // Connection 2 is answered while connection 1 waits on its first request.
   CHECK(sink->ids[2] == std::vector<uint64_t>{7, 8});
   CHECK(sink->ids[1].empty());
-  caf::anon_send(ipam, atom::release_v, net::ip_address::v4(10, 99, 0, 5));
+  caf::anon_send(pool, atom::release_v);
   run();
   CHECK(sink->ids[1] == std::vector<uint64_t>{1, 2, 3});
   CHECK(sink->last_then[1] == after_write::keep_open);

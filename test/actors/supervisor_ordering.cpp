@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "deterministic.hpp"
+#include "held_pool.hpp"
 #include "ipc/framing.hpp"
 #include "ipc/json_codec.hpp"
 
@@ -25,55 +26,12 @@ using actors::inbound;
 using actors::inbound_end;
 using actors::inbound_reject;
 using actors::inbound_request;
-using actors::ipam_actor;
 
 namespace {
 
 net::ip_address ip(const char* text) {
   return *net::ip_address::parse(text);
 }
-
-// An ipam whose allocations for service "slow" wait until the test lets
-// them go, like a request stuck behind a slow host call. A promise must be
-// delivered from inside its actor, so the test lets one go by sending
-// `release` with the address the held allocation shall answer (these tests
-// never release real addresses).
-struct held_ipam_state {
-  std::vector<caf::typed_response_promise<net::ip_address>> held;
-  std::vector<std::string> seen; // services, in the order they arrived
-  uint32_t next = 100;
-  static inline const char* name = "test.held_ipam";
-};
-
-ipam_actor::behavior_type
-held_ipam(ipam_actor::stateful_pointer<held_ipam_state> self) {
-  return {
-    [self](atom::allocate, const std::string& service,
-           bool) -> caf::result<net::ip_address> {
-      self->state.seen.push_back(service);
-      if (service == "slow") {
-        auto rp = self->make_response_promise<net::ip_address>();
-        self->state.held.push_back(rp);
-        return rp;
-      }
-      return net::ip_address::v4(10, 99, 0,
-                                 static_cast<uint8_t>(self->state.next++));
-    },
-    [self](atom::release, const net::ip_address& answer) {
-      auto& held = self->state.held;
-      if (held.empty())
-        return;
-      auto rp = held.front();
-      held.erase(held.begin());
-      rp.deliver(answer);
-    },
-    [](atom::rebind, const net::cidr&) -> net::ip_address {
-      return net::ip_address::v4(10, 99, 0, 1);
-    },
-  };
-}
-
-using held_ipam_actor = caf::stateful_actor<held_ipam_state, ipam_actor::base>;
 
 // Records what the ipc_server writes, decoded back into response frames.
 struct recording_sink : actors::frame_sink {
@@ -118,10 +76,15 @@ struct recording_sink : actors::frame_sink {
 };
 
 struct ordering_fixture : test::deterministic_fixture {
-  ipam_actor ipam = sys.spawn(held_ipam);
-  actors::transport_actor transport = sys.spawn(actors::transport);
-  actors::supervisor_actor sup = sys.spawn(
-    actors::supervisor, actors::supervisor_children{ipam, transport});
+  // Host work on service "slow" waits until the test lets it go.
+  test::twin_core host;
+  test::held_pool_actor pool = sys.spawn(test::held_pool, &host.twin.root(),
+                                         std::set<std::string>{"service:slow"});
+  actors::transport_actor transport
+    = sys.spawn(actors::transport, host.core.get(), std::string{"global"});
+  actors::supervisor_actor sup
+    = sys.spawn(actors::supervisor,
+                actors::supervisor_children{host.core.get(), pool, transport});
   std::shared_ptr<recording_sink> sink = std::make_shared<recording_sink>();
   actors::ipc_server_actor server = sys.spawn(
     actors::ipc_server, sup, std::shared_ptr<actors::frame_sink>{sink});
@@ -139,7 +102,9 @@ struct ordering_fixture : test::deterministic_fixture {
                    inbound{inbound_request{id, std::move(r)}});
   }
 
-  held_ipam_state& ipam_state() { return deref<held_ipam_actor>(ipam).state; }
+  test::held_pool_state& pool_state() {
+    return deref<test::held_pool_impl>(pool).state;
+  }
 
   actors::supervisor_state& sup_state() {
     return deref<caf::stateful_actor<actors::supervisor_state,
@@ -147,11 +112,15 @@ struct ordering_fixture : test::deterministic_fixture {
       .state;
   }
 
-  // Lets the oldest held allocation finish with `addr`.
-  void release_one(const char* addr) {
-    REQUIRE(!ipam_state().held.empty());
-    caf::anon_send(ipam, atom::release_v, ip(addr));
+  // Lets the oldest held job run and answer.
+  void release_one() {
+    REQUIRE(!pool_state().held.empty());
+    caf::anon_send(pool, atom::release_v);
     run();
+  }
+
+  static bool allocated(const ipc::response& r) {
+    return std::holds_alternative<ipc::resp::allocated_ip>(r);
   }
 };
 
@@ -173,19 +142,19 @@ TEST_CASE_FIXTURE(ordering_fixture,
   CHECK(std::holds_alternative<ipc::resp::status>(sink->last(2)));
   CHECK(sink->ids(3) == std::vector<uint64_t>{1});
   CHECK(sink->last(3)
-        == ipc::response{ipc::resp::allocated_ip{ip("10.99.0.100")}});
+        == ipc::response{ipc::resp::allocated_ip{ip("10.200.0.2")}});
   // Connection 1's second request already ran...
-  CHECK(sup_state().dns_records.count("web.overlay") == 1);
+  CHECK(host.core->dns_records().count("web.overlay") == 1);
   // ...but its response waits behind the first one.
   CHECK(sink->ids(1).empty());
 
-  release_one("10.200.0.77");
+  release_one();
   // Both leave together, in request order.
   REQUIRE(sink->writes[1].size() == 1);
   CHECK(sink->ids(1) == std::vector<uint64_t>{1, 2});
   auto& frames = sink->writes[1][0].frames;
   CHECK(frames[0].response
-        == ipc::response{ipc::resp::allocated_ip{ip("10.200.0.77")}});
+        == ipc::response{ipc::resp::allocated_ip{ip("10.200.0.3")}});
   CHECK(frames[1].response == ipc::response{ipc::resp::ok{}});
 }
 
@@ -197,14 +166,16 @@ TEST_CASE_FIXTURE(ordering_fixture,
   request(3, 1, ipc::req::allocate_ip{"fast", false});
   run();
   // The second "slow" allocation has not even reached the ipam yet.
-  CHECK(ipam_state().seen == std::vector<std::string>{"slow", "fast"});
+  CHECK(pool_state().seen
+        == std::vector<std::string>{"service:slow", "service:fast"});
   CHECK(sink->ids(2).empty());
-  release_one("10.200.0.10");
+  release_one();
   CHECK(sink->ids(1) == std::vector<uint64_t>{1});
-  CHECK(ipam_state().seen == std::vector<std::string>{"slow", "fast", "slow"});
-  release_one("10.200.0.11");
-  CHECK(sink->last(2)
-        == ipc::response{ipc::resp::allocated_ip{ip("10.200.0.11")}});
+  CHECK(pool_state().seen
+        == std::vector<std::string>{"service:slow", "service:fast",
+                                    "service:slow"});
+  release_one();
+  CHECK(allocated(sink->last(2)));
 }
 
 TEST_CASE_FIXTURE(ordering_fixture,
@@ -217,7 +188,7 @@ TEST_CASE_FIXTURE(ordering_fixture,
   CHECK(sink->ids(2).empty());
   CHECK(sink->ids(3).empty());
   CHECK_FALSE(sup_state().shutting_down);
-  release_one("10.200.0.12");
+  release_one();
   CHECK(sink->ids(1) == std::vector<uint64_t>{1});
   // The shutdown reply closes its connection and signals the process.
   REQUIRE(sink->writes[2].size() == 1);
@@ -239,7 +210,7 @@ TEST_CASE_FIXTURE(ordering_fixture,
   request(1, 3, ipc::req::status{});
   run();
   CHECK(sink->ids(1).empty());
-  release_one("10.200.0.13");
+  release_one();
   REQUIRE(sink->writes[1].size() == 1);
   CHECK(sink->ids(1) == std::vector<uint64_t>{1, 2});
   CHECK(sink->writes[1][0].frames[1].response
@@ -253,6 +224,6 @@ TEST_CASE_FIXTURE(ordering_fixture,
   run();
   caf::anon_send(server, atom::gone_v, conn_id{1});
   run();
-  release_one("10.200.0.14");
+  release_one();
   CHECK(sink->ids(1).empty());
 }
