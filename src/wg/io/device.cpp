@@ -132,14 +132,69 @@ struct device::io_state {
 
 namespace {
 
+// What a data-path thread fetches once per batch: the current sockets and
+// the optional other path.
+struct send_targets {
+  std::shared_ptr<device::sockets> socks;
+  std::shared_ptr<datagram_path> path;
+};
+
+// Datagrams to endpoints a datagram_path claims, held until flush() so the
+// spans handed out by reserve() stay valid while the crypto threads fill
+// them. Each datagram has its own buffer, reused from batch to batch, and
+// is passed to the path on its own (no GSO coalescing).
+class path_stage {
+public:
+  explicit path_stage(std::size_t max) : max_(max) {
+    // nop
+  }
+
+  std::size_t size() const noexcept { return used_; }
+  bool empty() const noexcept { return used_ == 0; }
+
+  /// Bytes for one datagram to `to`, or empty when the stage is full.
+  std::span<std::uint8_t> reserve(const endpoint& to, std::size_t size) {
+    if (used_ >= max_)
+      return {};
+    if (used_ == slots_.size())
+      slots_.emplace_back();
+    auto& slot = slots_[used_++];
+    slot.to = to;
+    slot.bytes.resize(size);
+    return {slot.bytes.data(), size};
+  }
+
+  /// Hands every staged datagram to `path`, in order, and empties the stage.
+  void flush(datagram_path& path) {
+    for (std::size_t i = 0; i < used_; ++i)
+      path.send(slots_[i].to, slots_[i].bytes);
+    used_ = 0;
+  }
+  void clear() noexcept { used_ = 0; }
+
+private:
+  struct slot {
+    endpoint to;
+    std::vector<std::uint8_t> bytes;
+  };
+  std::size_t max_;
+  std::size_t used_ = 0;
+  std::vector<slot> slots_;
+};
+
 // The outbox of one data-path thread: datagrams are queued per address
 // family and sent with sendmmsg (and GSO) at flush(); TUN packets go through
-// the thread's tun_writer.
+// the thread's tun_writer. Datagrams to endpoints claimed by a
+// datagram_path are staged and handed to the path at flush() instead.
+//
+// Cost without a path: none per datagram. The claim test sits on the
+// address-cache miss branch that already exists, and a claimed endpoint is
+// never cached, so every datagram to it takes that branch again.
 class batch_outbox final : public outbox {
 public:
-  using sockets_getter = std::function<std::shared_ptr<device::sockets>()>;
+  using targets_getter = std::function<send_targets()>;
 
-  batch_outbox(sockets_getter get, tun_writer* writer,
+  batch_outbox(targets_getter get, tun_writer* writer,
                std::atomic<std::uint64_t>& sent)
     : get_(std::move(get)), writer_(writer), sent_(sent) {
     // nop
@@ -159,15 +214,23 @@ public:
   std::span<std::uint8_t> reserve(const endpoint& to, std::size_t size) {
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (!socks_)
-        socks_ = get_();
+        fetch();
       if (!socks_)
         return {};
       bool v4 = to.address().is_v4();
       auto* sock = socks_->for_family(v4 ? AF_INET : AF_INET6);
-      if (sock == nullptr)
-        return {};
-      bool mapped = sock->family() == AF_INET6 && v4;
-      if (!have_last_ || !(last_to_ == to) || last_mapped_ != mapped) {
+      bool mapped = sock != nullptr && sock->family() == AF_INET6 && v4;
+      if (sock == nullptr || !have_last_ || !(last_to_ == to)
+          || last_mapped_ != mapped) {
+        if (path_ && path_->claims(to)) {
+          auto dst = stage_.reserve(to, size);
+          if (!dst.empty() || size == 0)
+            return dst;
+          flush(); // stage full: hand it over and retry once
+          continue;
+        }
+        if (sock == nullptr)
+          return {};
         last_to_ = to;
         last_mapped_ = mapped;
         last_addr_.len = to.to_sockaddr(last_addr_.storage, mapped);
@@ -184,12 +247,14 @@ public:
     return {};
   }
 
-  bool empty() const { return send4_.empty() && send6_.empty(); }
+  bool empty() const {
+    return send4_.empty() && send6_.empty() && stage_.empty();
+  }
 
   /// True when reserve() would have to flush (or fail) for `size` bytes.
   bool full_for(std::size_t size) const {
-    return send4_.size() + send6_.size() >= max_queued_ || !send4_.fits(size)
-           || !send6_.fits(size);
+    return send4_.size() + send6_.size() + stage_.size() >= max_queued_
+           || !send4_.fits(size) || !send6_.fits(size);
   }
 
   void write_tun(std::span<const uint8_t> ip_packet) override {
@@ -199,25 +264,41 @@ public:
 
   void flush() {
     if (socks_) {
-      sent_ += send4_.size() + send6_.size();
+      sent_ += send4_.size() + send6_.size() + stage_.size();
       if (!send4_.empty())
         send4_.flush(socks_->v4);
       if (!send6_.empty())
         send6_.flush(socks_->v6);
     }
+    if (path_ && !stage_.empty())
+      stage_.flush(*path_);
     send4_.clear();
     send6_.clear();
+    stage_.clear();
     socks_.reset();
+    path_.reset();
   }
 
 private:
-  sockets_getter get_;
+  void fetch() {
+    auto t = get_();
+    socks_ = std::move(t.socks);
+    path_ = std::move(t.path);
+    // What the path claims may have changed since the last batch; the
+    // address cache must not keep an endpoint away from the claim test.
+    if (path_)
+      have_last_ = false;
+  }
+
+  targets_getter get_;
   tun_writer* writer_;
   std::atomic<std::uint64_t>& sent_;
   std::shared_ptr<device::sockets> socks_;
+  std::shared_ptr<datagram_path> path_;
   static constexpr std::size_t max_queued_ = 256;
   udp_send_batch send4_{max_queued_};
   udp_send_batch send6_{max_queued_};
+  path_stage stage_{max_queued_};
   endpoint last_to_;
   bool last_mapped_ = false;
   bool have_last_ = false;
@@ -333,8 +414,13 @@ void device::stop() {
       timer_thread_.join();
     stop_udp_readers();
   }
+  {
+    std::lock_guard<std::mutex> inject{inject_mu_};
+    injector_.reset();
+  }
   std::unique_lock<std::shared_mutex> guard{socks_mu_};
   socks_.reset();
+  path_.reset();
   if (tun_)
     tun_->close();
 }
@@ -384,7 +470,7 @@ void device::tun_loop() {
   tun_segmenter seg{tun_reads_per_batch * 80 * 1024};
   auto get = [this] {
     std::shared_lock<std::shared_mutex> guard{socks_mu_};
-    return socks_;
+    return send_targets{socks_, path_};
   };
   batch_outbox out{get, nullptr, io_->datagrams_sent};
   std::unique_ptr<fork_join> helper;
@@ -489,7 +575,7 @@ void device::udp_loop(std::shared_ptr<sockets> socks, int index) {
   tun_writer writer{tun_->fd(), tun_->features().vnet_hdr};
   auto get = [this] {
     std::shared_lock<std::shared_mutex> guard{socks_mu_};
-    return socks_;
+    return send_targets{socks_, path_};
   };
   batch_outbox out{get, &writer, io_->datagrams_sent};
   std::unique_ptr<fork_join> helper;
@@ -566,7 +652,7 @@ void device::udp_loop(std::shared_ptr<sockets> socks, int index) {
 void device::timer_loop() {
   auto get = [this] {
     std::shared_lock<std::shared_mutex> guard{socks_mu_};
-    return socks_;
+    return send_targets{socks_, path_};
   };
   tun_writer writer{tun_->fd(), tun_->features().vnet_hdr};
   batch_outbox out{get, &writer, io_->datagrams_sent};
@@ -587,6 +673,66 @@ void device::timer_loop() {
     writer.flush();
     out.flush();
   }
+}
+
+// -- other datagram paths
+// ------------------------------------------------------
+
+// What inject_datagram() needs to run the receive path outside the UDP
+// threads: its own outbox (replies such as handshake responses) and TUN
+// writer, and a buffer to decrypt into (decryption works in place).
+struct device::injector {
+  tun_writer writer;
+  batch_outbox out;
+  std::vector<std::uint8_t> buf;
+
+  injector(device& dev, int tun_fd, bool vnet)
+    : writer(tun_fd, vnet),
+      out(
+        [&dev] {
+          std::shared_lock<std::shared_mutex> guard{dev.socks_mu_};
+          return send_targets{dev.socks_, dev.path_};
+        },
+        &writer, dev.io_->datagrams_sent) {
+    // nop
+  }
+};
+
+void device::set_datagram_path(std::shared_ptr<datagram_path> path) {
+  std::unique_lock<std::shared_mutex> guard{socks_mu_};
+  path_ = std::move(path);
+}
+
+void device::inject_datagram(const endpoint& from,
+                             std::span<const std::uint8_t> datagram) {
+  if (datagram.empty())
+    return;
+  std::lock_guard<std::mutex> guard{inject_mu_};
+  // stop() takes inject_mu_ before it frees the TUN.
+  if (!running_.load() || !tun_ || tun_->fd() < 0)
+    return;
+  if (!injector_)
+    injector_ = std::make_unique<injector>(*this, tun_->fd(),
+                                           tun_->features().vnet_hdr);
+  auto& in = *injector_;
+  in.buf.assign(datagram.begin(), datagram.end());
+  ++io_->datagrams_received;
+  inbound_job job;
+  job.from = from;
+  job.datagram = {in.buf.data(), in.buf.size()};
+  switch (engine_->open_transport(job)) {
+  case open_result::opened:
+    engine_->commit_transport(job, in.out);
+    break;
+  case open_result::not_transport:
+    engine_->on_datagram(job.from, job.datagram, in.out);
+    break;
+  case open_result::dropped:
+    break;
+  }
+  job = {}; // drop the session references now
+  io_->tun_writes += in.writer.flush();
+  in.out.flush();
 }
 
 // -- control ------------------------------------------------------------------

@@ -5,6 +5,7 @@
 // thread, and optionally the UAPI socket so wg(8) can manage it.
 
 #include "wg/engine.hpp"
+#include "wg/io/datagram_path.hpp"
 #include "wg/io/result.hpp"
 #include "wg/io/uapi_server.hpp"
 
@@ -16,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -104,6 +106,22 @@ public:
   device_counters counters() const;
   wg::engine& engine() noexcept { return *engine_; }
 
+  // -- other datagram paths (see datagram_path.hpp) ---------------------------
+
+  /// Installs (or with nullptr removes) the path that may claim outbound
+  /// datagrams for some endpoints. Without one the data path is unchanged.
+  /// Data-path threads pick the new path up with their next batch; a
+  /// batch in flight may still use the previous one, which the device
+  /// keeps alive through its shared_ptr until then.
+  void set_datagram_path(std::shared_ptr<datagram_path> path);
+  /// Feeds a datagram received by some other path into the device exactly
+  /// as if a UDP socket had received it from `from`: handshakes are
+  /// answered, transport data is decrypted and written to the TUN, and the
+  /// sender's endpoint roams to `from`. Thread-safe; the bytes are copied.
+  /// Ignored when the device is not running.
+  void inject_datagram(const endpoint& from,
+                       std::span<const std::uint8_t> datagram);
+
   // -- uapi_handler ---------------------------------------------------------
 
   std::string uapi_get() override;
@@ -112,6 +130,7 @@ public:
   /// Paths and sockets; public for the data-path helpers in device.cpp.
   struct sockets;
   struct io_state;
+  struct injector;
 
 private:
   explicit device(device_config config);
@@ -140,6 +159,11 @@ private:
   // Guards socks_; data-path senders take it shared for one flush.
   mutable std::shared_mutex socks_mu_;
   std::shared_ptr<sockets> socks_;
+  // Also guarded by socks_mu_, fetched with the sockets once per batch.
+  std::shared_ptr<datagram_path> path_;
+  // The receive state for inject_datagram(), made on first use.
+  std::mutex inject_mu_;
+  std::unique_ptr<injector> injector_;
 
   std::atomic<bool> running_{false};
   std::atomic<bool> gone_{false};
