@@ -3,7 +3,7 @@
 namespace overlayd::stun {
 
 nat_runtime::nat_runtime(nat_runtime_options options)
-  : options_(std::move(options)) {}
+  : options_(std::move(options)), sink_(options_.on_relay_data) {}
 
 nat_runtime::~nat_runtime() {
   shutdown();
@@ -88,18 +88,17 @@ result<gathered_candidates> nat_runtime::gather(const nat_config& cfg) {
         std::optional<udp_endpoint> relay;
       };
       auto own = std::make_shared<holder>();
-      if (options_.on_relay_data)
-        ro.on_data
-          = [own, sink = options_.on_relay_data](
-              const udp_endpoint& from, std::span<const std::uint8_t> d) {
-              std::optional<udp_endpoint> mine;
-              {
-                std::lock_guard l(own->mu);
-                mine = own->relay;
-              }
-              if (mine)
-                sink(*mine, from, d);
-            };
+      // The clients die before the runtime (shutdown), so `this` is safe.
+      ro.on_data = [own, this](const udp_endpoint& from,
+                               std::span<const std::uint8_t> d) {
+        std::optional<udp_endpoint> mine;
+        {
+          std::lock_guard l(own->mu);
+          mine = own->relay;
+        }
+        if (mine)
+          deliver(*mine, from, d);
+      };
       auto c = relay_client::create(ro);
       if (!c) {
         warn("relay " + t.address + ": " + c.error());
@@ -117,8 +116,12 @@ result<gathered_candidates> nat_runtime::gather(const nat_config& cfg) {
       addrs.push_back(*a);
       fresh.push_back(std::move(*c));
     }
-    std::lock_guard lock(mu_);
-    relays_ = std::move(fresh); // replaced clients deallocate on destruction
+    {
+      std::unique_lock lock(relays_mu_);
+      std::swap(relays_, fresh);
+      relay_gen_++;
+    }
+    fresh.clear(); // the replaced clients deallocate, outside the lock
     return addrs;
   };
   src.warn = options_.warn;
@@ -139,7 +142,8 @@ result<stun_discovery, stun_error> nat_runtime::discover() {
 }
 
 void nat_runtime::refresh_relays() {
-  std::lock_guard lock(mu_);
+  // Shared: the data path keeps sending while a refresh waits for its reply.
+  std::shared_lock lock(relays_mu_);
   for (auto& c : relays_)
     if (c->is_active())
       if (auto s = c->refresh(); !s)
@@ -147,7 +151,7 @@ void nat_runtime::refresh_relays() {
 }
 
 relay_client* nat_runtime::relay_for(const udp_endpoint& peer_relay) {
-  std::lock_guard lock(mu_);
+  std::shared_lock lock(relays_mu_);
   for (auto& c : relays_)
     if (c->is_active() && c->relay_address()
         && c->relay_address()->ip.family == peer_relay.ip.family)
@@ -156,7 +160,7 @@ relay_client* nat_runtime::relay_for(const udp_endpoint& peer_relay) {
 }
 
 std::vector<udp_endpoint> nat_runtime::relay_addresses() const {
-  std::lock_guard lock(mu_);
+  std::shared_lock lock(relays_mu_);
   std::vector<udp_endpoint> out;
   for (const auto& c : relays_)
     if (auto a = c->relay_address())
@@ -173,14 +177,64 @@ void nat_runtime::shutdown() {
   std::vector<std::unique_ptr<relay_client>> relays;
   std::unique_ptr<relay_server> server;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(relays_mu_);
     relays = std::move(relays_);
+    relays_.clear();
+    relay_gen_++;
+  }
+  {
+    std::lock_guard lock(mu_);
     server = std::move(server_);
     server_addr_.reset();
   }
   relays.clear(); // each deallocates
   if (server)
     server->stop();
+}
+
+void nat_runtime::deliver(const udp_endpoint& mine, const udp_endpoint& from,
+                          std::span<const std::uint8_t> d) const {
+  std::shared_lock lock(sink_mu_);
+  if (sink_)
+    sink_(mine, from, d);
+}
+
+void nat_runtime::set_relay_data_sink(relay_data_sink sink) {
+  std::unique_lock lock(sink_mu_);
+  sink_ = std::move(sink);
+}
+
+bool nat_runtime::relay_send(const udp_endpoint& peer_relay,
+                             std::span<const std::uint8_t> datagram) const {
+  std::shared_lock lock(relays_mu_);
+  for (const auto& c : relays_)
+    if (c->permits(peer_relay))
+      return c->send_data_fast(peer_relay, datagram);
+  return false;
+}
+
+status nat_runtime::relay_permit(const udp_endpoint& peer_relay) {
+  std::shared_lock lock(relays_mu_);
+  relay_client* same_relay = nullptr;
+  relay_client* same_family = nullptr;
+  for (const auto& c : relays_) {
+    if (c->permits(peer_relay))
+      return status::success();
+    if (!c->is_active())
+      continue;
+    auto a = c->relay_address();
+    if (!a || a->ip.unmapped().family != peer_relay.ip.unmapped().family)
+      continue;
+    if (!same_family)
+      same_family = c.get();
+    if (!same_relay && a->ip.unmapped() == peer_relay.ip.unmapped())
+      same_relay = c.get();
+  }
+  relay_client* pick = same_relay ? same_relay : same_family;
+  if (!pick)
+    return status::failure("no relay allocation can reach "
+                           + peer_relay.to_string());
+  return pick->ensure_permission(peer_relay);
 }
 
 } // namespace overlayd::stun

@@ -1,9 +1,11 @@
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -40,6 +42,10 @@ struct nat_runtime_options {
 // the built-in relay server. The nat_ticker actor owns one and calls the
 // services from a blocking-capable context. Methods of the services and
 // `relay_for`/`shutdown` may be called from different threads.
+//
+// The relay data path (`relay_send`, `relay_permit`, the data sink) is what
+// stun::relay_path (relay_path.hpp) builds the WireGuard device's relay
+// path on; it never waits behind STUN queries or refreshes.
 class nat_runtime {
 public:
   explicit nat_runtime(nat_runtime_options options);
@@ -53,6 +59,24 @@ public:
   // active one), for sending a peer's datagrams over the relay path.
   relay_client* relay_for(const udp_endpoint& peer_relay);
   std::vector<udp_endpoint> relay_addresses() const;
+
+  // -- relay data path ------------------------------------------------------
+  using relay_data_sink = std::function<void(
+    const udp_endpoint&, const udp_endpoint&, std::span<const std::uint8_t>)>;
+  // Replaces `on_relay_data` (same arguments). When this returns, no call
+  // of the previous sink is still running, so its captures may go.
+  void set_relay_data_sink(relay_data_sink sink);
+  // DATA to `peer_relay` from the allocation that permits its IP; false if
+  // none does (call relay_permit first) or the send failed. Never blocks.
+  bool relay_send(const udp_endpoint& peer_relay,
+                  std::span<const std::uint8_t> datagram) const;
+  // Makes one allocation permit `peer_relay`'s IP: an allocation on the
+  // same relay (same relay IP) if we have one, else the first active one
+  // of the family. Blocks for one PermissionReq round trip when needed.
+  status relay_permit(const udp_endpoint& peer_relay);
+  // Changes whenever the set of relay allocations is replaced (gather,
+  // shutdown): permissions and our relay addresses start over then.
+  std::uint64_t relay_generation() const noexcept { return relay_gen_.load(); }
   std::optional<udp_endpoint> relay_server_address() const;
 
   // Deallocates every relay allocation and stops the relay server.
@@ -69,7 +93,16 @@ private:
   nat_runtime_options options_;
   mutable std::mutex mu_;
   std::unique_ptr<stun_client> stun_;
+  // The relay clients, apart from mu_ so the data path never waits behind
+  // a STUN query; replaced only under an exclusive lock, and the old
+  // clients are destroyed after it is released.
+  mutable std::shared_mutex relays_mu_;
   std::vector<std::unique_ptr<relay_client>> relays_;
+  std::atomic<std::uint64_t> relay_gen_{0};
+  mutable std::shared_mutex sink_mu_;
+  relay_data_sink sink_;
+  void deliver(const udp_endpoint& mine, const udp_endpoint& from,
+               std::span<const std::uint8_t> d) const;
   std::unique_ptr<relay_server> server_;
   std::optional<udp_endpoint> server_addr_;
 };

@@ -5,6 +5,8 @@
 #include <poll.h>
 #include <sodium.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 namespace overlayd::stun {
@@ -67,6 +69,7 @@ status relay_client::open_socket() {
   if (stop_fd_ < 0)
     return status::failure(turn_error(errno_text(errno)));
   sock_ = std::move(*s);
+  server_sa_len_ = server_.to_sockaddr(server_sa_, sock_.family());
   thread_ = std::thread([this] { receive_loop(); });
   return status::success();
 }
@@ -206,6 +209,28 @@ status relay_client::send_data(const udp_endpoint& peer,
     return status::failure(turn_error("DATA payload too large"));
   auto s = sock_.send_to(msg, server_);
   return s ? status::success() : status::failure(turn_error(s.error()));
+}
+
+bool relay_client::send_data_fast(
+  const udp_endpoint& peer, std::span<const std::uint8_t> raw) const noexcept {
+  std::uint8_t hdr[rp::header_size + 19];
+  std::size_t h = rp::write_data_header(peer, raw.size(), hdr);
+  if (h == 0 || server_sa_len_ == 0)
+    return false;
+  iovec iov[2]
+    = {{hdr, h}, {const_cast<std::uint8_t*>(raw.data()), raw.size()}};
+  msghdr m{};
+  m.msg_name = const_cast<sockaddr_storage*>(&server_sa_);
+  m.msg_namelen = server_sa_len_;
+  m.msg_iov = iov;
+  m.msg_iovlen = 2;
+  return ::sendmsg(sock_.fd(), &m, MSG_DONTWAIT) >= 0;
+}
+
+bool relay_client::permits(const udp_endpoint& peer) const {
+  std::lock_guard lock(mu_);
+  return std::find(permitted_.begin(), permitted_.end(), peer.ip.unmapped())
+         != permitted_.end();
 }
 
 bool relay_client::is_active() const {

@@ -61,6 +61,13 @@ public:
   // DATA: the relay sends `raw` from our relay address to `peer`.
   status send_data(const udp_endpoint& peer,
                    std::span<const std::uint8_t> raw) const;
+  // The same without building a message or an error text: header and
+  // payload leave in one sendmsg. For the per-datagram relay path.
+  bool send_data_fast(const udp_endpoint& peer,
+                      std::span<const std::uint8_t> raw) const noexcept;
+  // Whether this allocation has a permission for `peer`'s IP (created by
+  // ensure_permission).
+  bool permits(const udp_endpoint& peer) const;
 
   // Allocated and not past the client-side expiry.
   bool is_active() const;
@@ -95,6 +102,8 @@ private:
   udp_endpoint server_;
   relay::auth_key key_;
   udp_socket sock_;
+  sockaddr_storage server_sa_{};
+  socklen_t server_sa_len_ = 0;
   int stop_fd_ = -1;
   std::thread thread_;
 
