@@ -304,7 +304,9 @@ void relay_client::receive_loop() {
         // Retry soon if the reply is lost; a reply moves this further out.
         next_refresh_ = now + std::chrono::seconds(2);
       }
-      if (alloc_) {
+      // An allocation past its expiry (the relay unreachable for a whole
+      // lifetime) has no refresh due: keep the 1 s poll, never a 0 ms spin.
+      if (alloc_ && now < alloc_->expires_at) {
         auto until = std::chrono::ceil<std::chrono::milliseconds>(
           next_refresh_ - clock::now());
         timeout_ms
