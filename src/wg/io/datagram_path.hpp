@@ -22,6 +22,18 @@
 
 namespace overlayd::wg {
 
+/// One datagram for datagram_path::send_batch().
+struct outgoing_datagram {
+  endpoint to;
+  std::span<const std::uint8_t> bytes;
+};
+
+/// A datagram some other path received, for device::inject_datagrams().
+struct injected_datagram {
+  endpoint from;
+  std::span<const std::uint8_t> bytes;
+};
+
 class datagram_path {
 public:
   virtual ~datagram_path() = default;
@@ -38,6 +50,14 @@ public:
   /// recovers as from any loss).
   virtual void send(const endpoint& to, std::span<const std::uint8_t> datagram)
     = 0;
+
+  /// What the device calls at each flush with every datagram the path
+  /// claimed since the last one, in order; a path may override it to send
+  /// them with fewer system calls. Same rules as send().
+  virtual void send_batch(std::span<const outgoing_datagram> batch) {
+    for (const auto& d : batch)
+      send(d.to, d.bytes);
+  }
 };
 
 } // namespace overlayd::wg

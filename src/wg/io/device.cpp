@@ -164,10 +164,13 @@ public:
     return {slot.bytes.data(), size};
   }
 
-  /// Hands every staged datagram to `path`, in order, and empties the stage.
+  /// Hands every staged datagram to `path` in one call, in order, and
+  /// empties the stage.
   void flush(datagram_path& path) {
+    batch_.clear();
     for (std::size_t i = 0; i < used_; ++i)
-      path.send(slots_[i].to, slots_[i].bytes);
+      batch_.push_back({slots_[i].to, slots_[i].bytes});
+    path.send_batch(batch_);
     used_ = 0;
   }
   void clear() noexcept { used_ = 0; }
@@ -180,6 +183,7 @@ private:
   std::size_t max_;
   std::size_t used_ = 0;
   std::vector<slot> slots_;
+  std::vector<outgoing_datagram> batch_;
 };
 
 // The outbox of one data-path thread: datagrams are queued per address
@@ -685,6 +689,9 @@ struct device::injector {
   tun_writer writer;
   batch_outbox out;
   std::vector<std::uint8_t> buf;
+  std::vector<inbound_job> jobs;
+  std::vector<open_result> opened;
+  std::unique_ptr<fork_join> helper;
 
   injector(device& dev, int tun_fd, bool vnet)
     : writer(tun_fd, vnet),
@@ -694,7 +701,8 @@ struct device::injector {
           return send_targets{dev.socks_, dev.path_};
         },
         &writer, dev.io_->datagrams_sent) {
-    // nop
+    if (dev.config_.parallel_crypto)
+      helper = std::make_unique<fork_join>();
   }
 };
 
@@ -705,8 +713,11 @@ void device::set_datagram_path(std::shared_ptr<datagram_path> path) {
 
 void device::inject_datagram(const endpoint& from,
                              std::span<const std::uint8_t> datagram) {
-  if (datagram.empty())
-    return;
+  injected_datagram one{from, datagram};
+  inject_datagrams({&one, 1});
+}
+
+void device::inject_datagrams(std::span<const injected_datagram> batch) {
   std::lock_guard<std::mutex> guard{inject_mu_};
   // stop() takes inject_mu_ before it frees the TUN.
   if (!running_.load() || !tun_ || tun_->fd() < 0)
@@ -715,22 +726,46 @@ void device::inject_datagram(const endpoint& from,
     injector_ = std::make_unique<injector>(*this, tun_->fd(),
                                            tun_->features().vnet_hdr);
   auto& in = *injector_;
-  in.buf.assign(datagram.begin(), datagram.end());
-  ++io_->datagrams_received;
-  inbound_job job;
-  job.from = from;
-  job.datagram = {in.buf.data(), in.buf.size()};
-  switch (engine_->open_transport(job)) {
-  case open_result::opened:
-    engine_->commit_transport(job, in.out);
-    break;
-  case open_result::not_transport:
-    engine_->on_datagram(job.from, job.datagram, in.out);
-    break;
-  case open_result::dropped:
-    break;
+  // Decryption works in place: copy the batch into one buffer first.
+  std::size_t total = 0;
+  for (const auto& d : batch)
+    total += d.bytes.size();
+  in.buf.resize(total);
+  in.jobs.clear();
+  std::size_t off = 0;
+  for (const auto& d : batch) {
+    if (d.bytes.empty())
+      continue;
+    std::memcpy(in.buf.data() + off, d.bytes.data(), d.bytes.size());
+    inbound_job job;
+    job.from = d.from;
+    job.datagram = {in.buf.data() + off, d.bytes.size()};
+    off += d.bytes.size();
+    in.jobs.push_back(std::move(job));
   }
-  job = {}; // drop the session references now
+  std::size_t n = in.jobs.size();
+  io_->datagrams_received += n;
+  auto& jobs = in.jobs;
+  auto& opened = in.opened;
+  opened.assign(n, open_result::dropped);
+  auto open = [this, &jobs, &opened](std::size_t from_k, std::size_t to_k) {
+    for (std::size_t k = from_k; k < to_k; ++k)
+      opened[k] = engine_->open_transport(jobs[k]);
+  };
+  if (in.helper && n >= min_parallel_packets) {
+    in.helper->fork([&, n] { open(n / 2, n); });
+    open(0, n / 2);
+    in.helper->join();
+  } else {
+    open(0, n);
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    if (opened[k] == open_result::opened)
+      engine_->commit_transport(jobs[k], in.out);
+    else if (opened[k] == open_result::not_transport)
+      engine_->on_datagram(jobs[k].from, jobs[k].datagram, in.out);
+  }
+  jobs.clear(); // drop the session references now
   io_->tun_writes += in.writer.flush();
   in.out.flush();
 }

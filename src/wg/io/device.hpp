@@ -121,6 +121,10 @@ public:
   /// Ignored when the device is not running.
   void inject_datagram(const endpoint& from,
                        std::span<const std::uint8_t> datagram);
+  /// The same for a batch, in order: decryption of the batch is split
+  /// across two threads as on a UDP receive, and TUN writes are coalesced
+  /// (GRO) and flushed once.
+  void inject_datagrams(std::span<const injected_datagram> batch);
 
   // -- uapi_handler ---------------------------------------------------------
 
