@@ -89,15 +89,14 @@ result<gathered_candidates> nat_runtime::gather(const nat_config& cfg) {
       };
       auto own = std::make_shared<holder>();
       // The clients die before the runtime (shutdown), so `this` is safe.
-      ro.on_data = [own, this](const udp_endpoint& from,
-                               std::span<const std::uint8_t> d) {
+      ro.on_data_batch = [own, this](std::span<const relay_datagram> batch) {
         std::optional<udp_endpoint> mine;
         {
           std::lock_guard l(own->mu);
           mine = own->relay;
         }
         if (mine)
-          deliver(*mine, from, d);
+          deliver(*mine, batch);
       };
       auto c = relay_client::create(ro);
       if (!c) {
@@ -192,16 +191,24 @@ void nat_runtime::shutdown() {
     server->stop();
 }
 
-void nat_runtime::deliver(const udp_endpoint& mine, const udp_endpoint& from,
-                          std::span<const std::uint8_t> d) const {
+void nat_runtime::deliver(const udp_endpoint& mine,
+                          std::span<const relay_datagram> batch) const {
   std::shared_lock lock(sink_mu_);
-  if (sink_)
-    sink_(mine, from, d);
+  if (batch_sink_)
+    batch_sink_(mine, batch);
+  else if (sink_)
+    for (const auto& d : batch)
+      sink_(mine, d.peer, d.raw);
 }
 
 void nat_runtime::set_relay_data_sink(relay_data_sink sink) {
   std::unique_lock lock(sink_mu_);
   sink_ = std::move(sink);
+}
+
+void nat_runtime::set_relay_batch_sink(relay_batch_sink sink) {
+  std::unique_lock lock(sink_mu_);
+  batch_sink_ = std::move(sink);
 }
 
 bool nat_runtime::relay_send(const udp_endpoint& peer_relay,
@@ -211,6 +218,16 @@ bool nat_runtime::relay_send(const udp_endpoint& peer_relay,
     if (c->permits(peer_relay))
       return c->send_data_fast(peer_relay, datagram);
   return false;
+}
+
+std::optional<std::size_t> nat_runtime::relay_send_batch(
+  const udp_endpoint& peer_relay,
+  std::span<const std::span<const std::uint8_t>> datagrams) const {
+  std::shared_lock lock(relays_mu_);
+  for (const auto& c : relays_)
+    if (c->permits(peer_relay))
+      return c->send_data_batch(peer_relay, datagrams);
+  return std::nullopt;
 }
 
 status nat_runtime::relay_permit(const udp_endpoint& peer_relay) {

@@ -66,6 +66,11 @@ public:
   // Replaces `on_relay_data` (same arguments). When this returns, no call
   // of the previous sink is still running, so its captures may go.
   void set_relay_data_sink(relay_data_sink sink);
+  // The same for whole receive batches (allocation's relay address, DATA
+  // payloads); while set it gets the DATA instead of the per-datagram sink.
+  using relay_batch_sink
+    = std::function<void(const udp_endpoint&, std::span<const relay_datagram>)>;
+  void set_relay_batch_sink(relay_batch_sink sink);
   // DATA to `peer_relay` from the allocation that permits its IP; false if
   // none does (call relay_permit first) or the send failed. Never blocks.
   bool relay_send(const udp_endpoint& peer_relay,
@@ -74,6 +79,11 @@ public:
   // same relay (same relay IP) if we have one, else the first active one
   // of the family. Blocks for one PermissionReq round trip when needed.
   status relay_permit(const udp_endpoint& peer_relay);
+  // relay_send for many datagrams to one peer (sendmmsg): how many left,
+  // nullopt when no allocation permits the peer.
+  std::optional<std::size_t> relay_send_batch(
+    const udp_endpoint& peer_relay,
+    std::span<const std::span<const std::uint8_t>> datagrams) const;
   // Changes whenever the set of relay allocations is replaced (gather,
   // shutdown): permissions and our relay addresses start over then.
   std::uint64_t relay_generation() const noexcept { return relay_gen_.load(); }
@@ -101,8 +111,9 @@ private:
   std::atomic<std::uint64_t> relay_gen_{0};
   mutable std::shared_mutex sink_mu_;
   relay_data_sink sink_;
-  void deliver(const udp_endpoint& mine, const udp_endpoint& from,
-               std::span<const std::uint8_t> d) const;
+  relay_batch_sink batch_sink_;
+  void deliver(const udp_endpoint& mine,
+               std::span<const relay_datagram> batch) const;
   std::unique_ptr<relay_server> server_;
   std::optional<udp_endpoint> server_addr_;
 };

@@ -1,7 +1,11 @@
 #include "stun/relay_client.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <cstring>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <sodium.h>
 #include <sys/eventfd.h>
@@ -69,6 +73,14 @@ status relay_client::open_socket() {
   if (stop_fd_ < 0)
     return status::failure(turn_error(errno_text(errno)));
   sock_ = std::move(*s);
+  if (int bytes = options_.socket_buffer_bytes; bytes > 0) {
+    // The forcing variants pass rmem_max/wmem_max when we may (root).
+    int fd = sock_.fd();
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0)
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+    if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof bytes) != 0)
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+  }
   server_sa_len_ = server_.to_sockaddr(server_sa_, sock_.family());
   thread_ = std::thread([this] { receive_loop(); });
   return status::success();
@@ -227,6 +239,111 @@ bool relay_client::send_data_fast(
   return ::sendmsg(sock_.fd(), &m, MSG_DONTWAIT) >= 0;
 }
 
+// One sendmsg with UDP_SEGMENT for DATA messages of equal size: the kernel
+// carries them as one packet through the stack (and any veth and router
+// namespaces on the way) and splits them only where it must. Every message
+// has the same header, as peer and payload size are the same.
+bool relay_client::send_gso_run(
+  const udp_endpoint& peer,
+  std::span<const std::span<const std::uint8_t>> raws) const noexcept {
+  constexpr std::size_t max_run = 64;
+  std::uint8_t hdr[rp::header_size + 19];
+  std::size_t h = rp::write_data_header(peer, raws[0].size(), hdr);
+  if (h == 0 || raws.size() > max_run)
+    return false;
+  iovec iov[2 * max_run];
+  for (std::size_t i = 0; i < raws.size(); ++i) {
+    iov[2 * i] = {hdr, h};
+    iov[2 * i + 1]
+      = {const_cast<std::uint8_t*>(raws[i].data()), raws[i].size()};
+  }
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(std::uint16_t))] = {};
+  msghdr m{};
+  m.msg_name = const_cast<sockaddr_storage*>(&server_sa_);
+  m.msg_namelen = server_sa_len_;
+  m.msg_iov = iov;
+  m.msg_iovlen = 2 * raws.size();
+  m.msg_control = control;
+  m.msg_controllen = sizeof control;
+  auto* c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_UDP;
+  c->cmsg_type = UDP_SEGMENT;
+  c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+  auto seg = static_cast<std::uint16_t>(h + raws[0].size());
+  std::memcpy(CMSG_DATA(c), &seg, sizeof seg);
+  if (::sendmsg(sock_.fd(), &m, MSG_DONTWAIT) >= 0)
+    return true;
+  if (errno == EINVAL || errno == EIO || errno == ENOPROTOOPT
+      || errno == EOPNOTSUPP)
+    gso_ = false; // no GSO here: plain sendmmsg from now on
+  return false;
+}
+
+std::size_t relay_client::send_data_batch(
+  const udp_endpoint& peer,
+  std::span<const std::span<const std::uint8_t>> raws) const noexcept {
+  if (gso_.load(std::memory_order_relaxed) && raws.size() >= 2) {
+    // Runs of equal size within the GSO limits (64 segments, 64 KiB).
+    std::size_t sent = 0, i = 0;
+    while (i < raws.size()) {
+      std::size_t size = raws[i].size();
+      std::size_t limit
+        = std::min<std::size_t>(64, 65000 / (size + rp::header_size + 19));
+      std::size_t j = i + 1;
+      while (j < raws.size() && j - i < limit && raws[j].size() == size)
+        ++j;
+      auto run = raws.subspan(i, j - i);
+      if (run.size() >= 2 && send_gso_run(peer, run))
+        sent += run.size();
+      else
+        sent += send_data_batch_plain(peer, run);
+      i = j;
+    }
+    return sent;
+  }
+  return send_data_batch_plain(peer, raws);
+}
+
+std::size_t relay_client::send_data_batch_plain(
+  const udp_endpoint& peer,
+  std::span<const std::span<const std::uint8_t>> raws) const noexcept {
+  constexpr std::size_t chunk = 64;
+  std::uint8_t hdrs[chunk][rp::header_size + 19];
+  iovec iov[chunk][2];
+  mmsghdr msgs[chunk];
+  std::size_t sent = 0;
+  if (server_sa_len_ == 0)
+    return 0;
+  for (std::size_t first = 0; first < raws.size(); first += chunk) {
+    std::size_t n = std::min(chunk, raws.size() - first);
+    std::size_t built = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      auto raw = raws[first + i];
+      std::size_t h = rp::write_data_header(peer, raw.size(), hdrs[built]);
+      if (h == 0)
+        continue; // too large for a DATA message
+      iov[built][0] = {hdrs[built], h};
+      iov[built][1] = {const_cast<std::uint8_t*>(raw.data()), raw.size()};
+      msgs[built] = {};
+      msgs[built].msg_hdr.msg_name = const_cast<sockaddr_storage*>(&server_sa_);
+      msgs[built].msg_hdr.msg_namelen = server_sa_len_;
+      msgs[built].msg_hdr.msg_iov = iov[built];
+      msgs[built].msg_hdr.msg_iovlen = 2;
+      ++built;
+    }
+    std::size_t done = 0;
+    while (done < built) {
+      int r = ::sendmmsg(sock_.fd(), msgs + done,
+                         static_cast<unsigned>(built - done), MSG_DONTWAIT);
+      if (r <= 0)
+        break; // a full socket buffer drops the rest, as a NIC would
+      done += static_cast<std::size_t>(r);
+    }
+    sent += done;
+  }
+  return sent;
+}
+
 bool relay_client::permits(const udp_endpoint& peer) const {
   std::lock_guard lock(mu_);
   return std::find(permitted_.begin(), permitted_.end(), peer.ip.unmapped())
@@ -262,14 +379,14 @@ void relay_client::apply_refresh(std::span<const std::uint8_t> payload) {
   next_refresh_ = now + std::chrono::seconds(alloc_->lifetime_secs) / 2;
 }
 
-void relay_client::on_datagram(std::span<const std::uint8_t> d) {
+void relay_client::on_datagram(std::span<const std::uint8_t> d,
+                               std::vector<relay_datagram>& batch) {
   if (d.empty())
     return;
   // Only the relay server may talk to us; anything else is noise.
   if (d[0] == static_cast<std::uint8_t>(rp::msg_type::data)) {
-    auto m = rp::parse_data(d);
-    if (m && options_.on_data)
-      options_.on_data(m->peer.unmapped(), m->raw);
+    if (auto m = rp::parse_data(d))
+      batch.push_back({m->peer.unmapped(), m->raw});
     return;
   }
   auto c = rp::parse_control(d, key_);
@@ -287,8 +404,38 @@ void relay_client::on_datagram(std::span<const std::uint8_t> d) {
   }
 }
 
+namespace {
+
+// recvmmsg buffers: a relayed WireGuard datagram plus the DATA header fits
+// a slot whatever the MTU.
+struct receive_slots {
+  static constexpr std::size_t count = 32;
+  std::vector<std::uint8_t> bytes
+    = std::vector<std::uint8_t>(count * rp::max_packet);
+  std::array<sockaddr_storage, count> names{};
+  std::array<iovec, count> iov{};
+  std::array<mmsghdr, count> msgs{};
+
+  int receive(int fd) {
+    for (std::size_t i = 0; i < count; ++i) {
+      iov[i] = {bytes.data() + i * rp::max_packet, rp::max_packet};
+      msgs[i] = {};
+      msgs[i].msg_hdr.msg_name = &names[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof names[i];
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    return ::recvmmsg(fd, msgs.data(), count, MSG_DONTWAIT, nullptr);
+  }
+};
+
+} // namespace
+
 void relay_client::receive_loop() {
-  std::vector<std::uint8_t> buf(rp::max_packet);
+  auto slots = std::make_unique<receive_slots>();
+  std::vector<relay_datagram> batch;
+  batch.reserve(receive_slots::count);
+  auto server = server_.unmapped();
   for (;;) {
     int timeout_ms = 1000;
     bool refresh_due = false;
@@ -325,17 +472,31 @@ void relay_client::receive_loop() {
       return;
     if (!(fds[0].revents & POLLIN))
       continue;
-    for (int i = 0; i < 64; ++i) {
-      sockaddr_storage ss;
-      socklen_t len = sizeof ss;
-      ssize_t n = ::recvfrom(sock_.fd(), buf.data(), buf.size(), MSG_DONTWAIT,
-                             reinterpret_cast<sockaddr*>(&ss), &len);
-      if (n < 0)
+    // Drain what is queued (bounded, so refreshes are not starved).
+    for (int round = 0; round < 8; ++round) {
+      int n = slots->receive(sock_.fd());
+      if (n <= 0)
         break;
-      auto from = udp_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
-      if (from.unmapped() != server_.unmapped())
-        continue;
-      on_datagram({buf.data(), static_cast<std::size_t>(n)});
+      batch.clear();
+      for (int i = 0; i < n; ++i) {
+        auto& h = slots->msgs[i];
+        auto from = udp_endpoint::from_sockaddr(
+          reinterpret_cast<const sockaddr*>(&slots->names[i]));
+        if (from.unmapped() != server || (h.msg_hdr.msg_flags & MSG_TRUNC))
+          continue;
+        on_datagram(
+          {static_cast<const std::uint8_t*>(slots->iov[i].iov_base), h.msg_len},
+          batch);
+      }
+      if (!batch.empty()) {
+        if (options_.on_data_batch)
+          options_.on_data_batch(batch);
+        else if (options_.on_data)
+          for (const auto& d : batch)
+            options_.on_data(d.peer, d.raw);
+      }
+      if (static_cast<std::size_t>(n) < receive_slots::count)
+        break;
     }
   }
 }

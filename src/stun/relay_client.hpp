@@ -21,6 +21,12 @@
 
 namespace overlayd::stun {
 
+// One DATA payload of a received batch (see relay_client_options).
+struct relay_datagram {
+  udp_endpoint peer;
+  std::span<const std::uint8_t> raw;
+};
+
 struct relay_client_options {
   turn_server_config server; // literal address, username, credential
   std::chrono::milliseconds request_timeout{5000};
@@ -28,7 +34,15 @@ struct relay_client_options {
   // on the client's receive thread; keep it short.
   std::function<void(const udp_endpoint&, std::span<const std::uint8_t>)>
     on_data;
+  // When set, DATA goes here instead, up to a socket read's worth at a
+  // time (recvmmsg), so the receiver can process it as a batch. Same
+  // thread and rules as on_data; the spans live until it returns.
+  std::function<void(std::span<const relay_datagram>)> on_data_batch;
   std::function<void(const std::string&)> log;
+  // SO_RCVBUF/SO_SNDBUF of the socket (0 = kernel default): the socket
+  // carries a relayed WireGuard path's whole traffic, so it needs the
+  // depth of the device's own sockets.
+  int socket_buffer_bytes = 4 << 20;
 };
 
 // A relay client that works end to end (unlike the reference's): one UDP
@@ -65,6 +79,10 @@ public:
   // payload leave in one sendmsg. For the per-datagram relay path.
   bool send_data_fast(const udp_endpoint& peer,
                       std::span<const std::uint8_t> raw) const noexcept;
+  // Many DATA messages to one peer with sendmmsg; returns how many left.
+  std::size_t send_data_batch(
+    const udp_endpoint& peer,
+    std::span<const std::span<const std::uint8_t>> raws) const noexcept;
   // Whether this allocation has a permission for `peer`'s IP (created by
   // ensure_permission).
   bool permits(const udp_endpoint& peer) const;
@@ -94,7 +112,9 @@ private:
                  const char* what, relay::msg_type& reply_type,
                  std::vector<std::uint8_t>& reply_payload);
   void receive_loop();
-  void on_datagram(std::span<const std::uint8_t> d);
+  // Control messages are handled at once; DATA is appended to `batch`.
+  void on_datagram(std::span<const std::uint8_t> d,
+                   std::vector<relay_datagram>& batch);
   void apply_refresh(std::span<const std::uint8_t> payload);
   void log(const std::string& m) const;
 
@@ -102,6 +122,14 @@ private:
   udp_endpoint server_;
   relay::auth_key key_;
   udp_socket sock_;
+  // UDP GSO for runs of equal-size DATA (cleared when the kernel refuses).
+  mutable std::atomic<bool> gso_{true};
+  std::size_t send_data_batch_plain(
+    const udp_endpoint& peer,
+    std::span<const std::span<const std::uint8_t>> raws) const noexcept;
+  bool send_gso_run(
+    const udp_endpoint& peer,
+    std::span<const std::span<const std::uint8_t>> raws) const noexcept;
   sockaddr_storage server_sa_{};
   socklen_t server_sa_len_ = 0;
   int stop_fd_ = -1;

@@ -72,64 +72,93 @@ public:
 
   void send(const wg::endpoint& to,
             std::span<const std::uint8_t> datagram) override {
+    wg::outgoing_datagram one{to, datagram};
+    send_batch({&one, 1});
+  }
+
+  // Runs of datagrams to one ready address leave with one sendmmsg; the
+  // others wait for their permission or are dropped.
+  void send_batch(std::span<const wg::outgoing_datagram> batch) override {
     std::shared_lock life(life_mu_);
     if (closed_)
       return;
-    auto ep = to_udp_endpoint(to);
+    auto& runs = scratch_runs();
+    auto& spans = scratch_spans();
+    runs.clear();
+    spans.clear();
     {
       std::lock_guard lock(mu_);
       sync_generation();
-      auto it = entries_.find(ep);
-      if (it == entries_.end()) {
-        dropped_++;
-        return;
-      }
-      auto& e = it->second;
-      if (e.st != state::ready) {
-        if (e.st == state::failed
-            && clock::now() >= e.retry_at) { // time to try again
-          e.st = state::pending;
-          cv_.notify_all();
+      const wg::endpoint* last = nullptr;
+      state last_state = state::pending;
+      entry* e = nullptr;
+      for (const auto& d : batch) {
+        if (!last || !(*last == d.to)) {
+          last = &d.to;
+          auto ep = to_udp_endpoint(d.to);
+          auto it = entries_.find(ep);
+          e = it == entries_.end() ? nullptr : &it->second;
+          if (e && e->st == state::failed && clock::now() >= e->retry_at) {
+            e->st = state::pending; // time to try again
+            cv_.notify_all();
+          }
+          last_state = e ? e->st : state::failed;
+          if (last_state == state::ready)
+            runs.push_back({ep, spans.size(), 0});
         }
-        if (e.st == state::failed || e.waiting.size() >= options_.max_waiting) {
+        if (last_state == state::ready) {
+          spans.push_back(d.bytes);
+          runs.back().count++;
+        } else if (e && last_state != state::failed
+                   && e->waiting.size() < options_.max_waiting) {
+          e->waiting.emplace_back(d.bytes.begin(), d.bytes.end());
+        } else {
           dropped_++;
-          return;
         }
-        e.waiting.emplace_back(datagram.begin(), datagram.end());
-        return;
       }
     }
-    if (runtime_.relay_send(ep, datagram)) {
-      sent_++;
-      return;
-    }
-    // No allocation permits it (any more): ask for the permission again.
-    dropped_++;
-    std::lock_guard lock(mu_);
-    if (auto it = entries_.find(ep);
-        it != entries_.end() && it->second.st == state::ready) {
-      it->second.st = state::pending;
-      cv_.notify_all();
+    for (const auto& r : runs) {
+      auto sent = runtime_.relay_send_batch(
+        r.to, std::span(spans).subspan(r.first, r.count));
+      if (sent) {
+        sent_ += *sent;
+        dropped_ += r.count - *sent;
+        continue;
+      }
+      // No allocation permits it (any more): ask for the permission again.
+      dropped_ += r.count;
+      std::lock_guard lock(mu_);
+      if (auto it = entries_.find(r.to);
+          it != entries_.end() && it->second.st == state::ready) {
+        it->second.st = state::pending;
+        cv_.notify_all();
+      }
     }
   }
 
   // -- from the runtime's relay clients ---------------------------------------
 
-  void on_data(wg::device& dev, const udp_endpoint& from,
-               std::span<const std::uint8_t> d) {
+  void on_data(wg::device& dev, std::span<const relay_datagram> batch) {
+    std::vector<wg::injected_datagram> in;
+    in.reserve(batch.size());
     {
-      // The relay delivered it, so one of our allocations permits `from`:
-      // answers to it (after roaming) take the relay too.
+      // The relay delivered these, so one of our allocations permits each
+      // sender: answers to it (after roaming) take the relay too.
       std::lock_guard lock(mu_);
       sync_generation();
-      auto [it, fresh] = entries_.try_emplace(from);
-      if (fresh)
-        it->second.st = state::pending; // relay_permit finds it at once
-      if (fresh)
-        cv_.notify_all();
+      const udp_endpoint* last = nullptr;
+      for (const auto& d : batch) {
+        if (!last || !(*last == d.peer)) {
+          auto [it, fresh] = entries_.try_emplace(d.peer);
+          if (fresh)
+            cv_.notify_all(); // relay_permit finds the permission at once
+          last = &d.peer;
+        }
+        in.push_back({to_wg_endpoint(d.peer), d.raw});
+      }
     }
-    received_++;
-    dev.inject_datagram(to_wg_endpoint(from), d);
+    received_ += in.size();
+    dev.inject_datagrams(in);
   }
 
   // -- registration -----------------------------------------------------------
@@ -173,6 +202,21 @@ public:
 
 private:
   using clock = std::chrono::steady_clock;
+
+  // Per-thread scratch space for send_batch (several device threads call
+  // it at once).
+  struct run {
+    udp_endpoint to;
+    std::size_t first, count;
+  };
+  static std::vector<run>& scratch_runs() {
+    thread_local std::vector<run> v;
+    return v;
+  }
+  static std::vector<std::span<const std::uint8_t>>& scratch_spans() {
+    thread_local std::vector<std::span<const std::uint8_t>> v;
+    return v;
+  }
   enum class state { pending, permitting, ready, failed };
   struct entry {
     state st = state::pending;
@@ -279,10 +323,10 @@ relay_path::relay_path(nat_runtime& runtime, wg::device& device,
                        relay_path_options options)
   : impl_(std::make_shared<impl>(runtime, std::move(options))) {
   impl_->start();
-  runtime.set_relay_data_sink(
-    [p = impl_.get(), &device](const udp_endpoint&, const udp_endpoint& from,
-                               std::span<const std::uint8_t> d) {
-      p->on_data(device, from, d);
+  runtime.set_relay_batch_sink(
+    [p = impl_.get(), &device](const udp_endpoint&,
+                               std::span<const relay_datagram> batch) {
+      p->on_data(device, batch);
     });
   device.set_datagram_path(impl_);
   runtime_ = &runtime;
@@ -292,7 +336,7 @@ relay_path::relay_path(nat_runtime& runtime, wg::device& device,
 relay_path::~relay_path() {
   // No DATA callback is running once the sink is replaced, no device call
   // uses the runtime once the impl is closed.
-  runtime_->set_relay_data_sink(nullptr);
+  runtime_->set_relay_batch_sink(nullptr);
   impl_->close();
   device_->set_datagram_path(nullptr);
 }

@@ -39,7 +39,8 @@
 //   path->add_peer_candidates(cands);           // on add_peer with candidates
 //   ...                                         // traversal sets endpoints
 //   path.reset();                               // before runtime and device go
-// The path replaces nat_runtime's on_relay_data sink. Destroy it before the
+// The path takes nat_runtime's relay batch sink (DATA then no longer
+// reaches on_relay_data). Destroy it before the
 // runtime and the device; after its destructor neither is touched again.
 
 #include <atomic>
