@@ -1,7 +1,10 @@
 #include "overlay/engine.hpp"
 
 #include <cstdlib>
+#include <fstream>
 #include <sys/stat.h>
+
+#include "drivers/host/sysctl_name.hpp"
 
 #include "ipam/interface_name.hpp"
 #include "ipam/network_state.hpp"
@@ -14,6 +17,24 @@ namespace {
 bool proc_exists(std::uint32_t pid) {
   struct stat st {};
   return ::stat(("/proc/" + std::to_string(pid)).c_str(), &st) == 0;
+}
+
+// `{data_dir}/overlayd-forwarding`: one `key=value` line per forwarding
+// sysctl, with the host's value from before the first overlayd changed it.
+// Not in agent_network.json, whose format is shared with the Rust daemon.
+std::filesystem::path forwarding_origin_path(const std::filesystem::path& d) {
+  return d / "overlayd-forwarding";
+}
+
+std::optional<std::string>
+read_forwarding_origin(const std::filesystem::path& p, std::string_view key) {
+  std::ifstream in{p};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.size() > key.size() && line.starts_with(key)
+        && line[key.size()] == '=')
+      return line.substr(key.size() + 1);
+  return std::nullopt;
 }
 
 } // namespace
@@ -44,6 +65,44 @@ engine::~engine() = default;
 
 std::filesystem::path engine::marker() const {
   return ipam::marker_path(options_.data_dir);
+}
+
+// Forwarding (dataplane §5.4 step 10) is snapshotted per process by
+// forwarding_state, which is right only while the daemon never dies: after
+// a kill -9 the host keeps ip_forward=1, and the next daemon would snapshot
+// that 1 and "restore" it. So the first snapshot of all is also written to
+// the data dir, a later daemon keeps the file as it finds it, and the
+// teardown that reverts forwarding writes the file's value and removes it.
+// Only net.ipv4.ip_forward needs this: the IPv6 forwarding the daemon
+// turns on is per device, on veths and bridges that a restarted daemon's
+// detach, prune or teardown deletes, and their sysctls go with them.
+void engine::remember_forwarding_origin() {
+  auto path = forwarding_origin_path(options_.data_dir);
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec))
+    return; // an earlier daemon's record of the host wins
+  auto now = host_.sysctls().read(drivers::ipv4_forward_key);
+  if (!now)
+    return;
+  std::filesystem::create_directories(options_.data_dir, ec);
+  auto temp = path;
+  temp += ".tmp";
+  {
+    std::ofstream out{temp, std::ios::trunc};
+    out << drivers::ipv4_forward_key << '=' << *now << '\n';
+    if (!out)
+      return;
+  }
+  std::filesystem::rename(temp, path, ec);
+}
+
+void engine::restore_forwarding_origin() {
+  auto path = forwarding_origin_path(options_.data_dir);
+  auto origin = read_forwarding_origin(path, drivers::ipv4_forward_key);
+  if (origin)
+    (void)host_.sysctls().write(drivers::ipv4_forward_key, *origin);
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
 }
 
 ipc::response engine::handle(const ipc::request& request) {
@@ -269,6 +328,7 @@ void engine::teardown_global_locked() {
     wg_.destroy_device(*global_interface_);
   global_interface_.reset();
   forwarding_.revert(host_.sysctls());
+  restore_forwarding_origin();
   if (!options_.rootless) {
     (void)host_.firewall().remove_overlay_masquerade();
     (void)host_.firewall().remove_overlay_subnet_rules();

@@ -179,6 +179,11 @@ private:
   std::string node_key() const { return std::to_string(local_node_id_); }
   void publish_service_count();
   std::filesystem::path marker() const;
+  /// The host's forwarding value from before any overlayd flipped it, kept
+  /// in the data dir so a daemon restarted after a crash restores that
+  /// one, not the value the crashed daemon left (engine.cpp).
+  void remember_forwarding_origin();
+  void restore_forwarding_origin();
 
   drivers::host_driver& host_;
   wg_control& wg_;

@@ -188,6 +188,8 @@ engine::attach_to_interface(std::uint32_t pid, const net::ip_address& ip,
   std::optional<std::string_view> bridge_name;
   if (bridge != nullptr)
     bridge_name = bridge->name;
+  if (!forwarding_.ipv4_snapshot())
+    remember_forwarding_origin();
   forwarding_.enable_for_attach(host_.sysctls(), ip.is_v6(), veth_host,
                                 bridge_name);
   created_veths_.insert(veth_host);
@@ -376,13 +378,17 @@ ipc::response engine::attach_guest(const std::string& id,
     release_into_pools(ip, pool_service);
     return ipc::overlay_error("add_peer failed: " + st.error());
   }
-  if (dedicated) {
-    // The guest's address is in the service subnet, which the bridge
-    // routes; its replies must go to the dedicated device instead.
+  if (bridge != nullptr) {
+    // An address from a bridge pool lies in a subnet the node routes to
+    // that bridge, so the node's replies to the guest would go there and
+    // be lost; a host route sends them into the guest's WireGuard device
+    // instead (the global one, or the service's dedicated one). Slice
+    // addresses need none: the global device's /16 route covers them.
     std::uint8_t host_prefix = ip.is_v6() ? 128 : 32;
+    auto src
+      = dedicated ? dedicated_.at(r.service).overlay_ip : node_ip_or_default();
     if (auto st = host_.links().replace_route_via_dev(
-          to_driver(ip), host_prefix, device,
-          to_driver(dedicated_.at(r.service).overlay_ip));
+          to_driver(ip), host_prefix, device, to_driver(src));
         !st) {
       (void)wg_.remove_peer(device, public_key);
       release_into_pools(ip, pool_service);
@@ -427,7 +433,9 @@ ipc::response engine::detach_guest(const std::string& id) {
   }
   if (!device.empty())
     (void)wg_.remove_peer(device, info.public_key);
-  if (!device.empty() && device != global_interface_)
+  // A guest drawn from a bridge pool (it has a pool service) got a host
+  // route at attach.
+  if (!device.empty() && info.service)
     (void)host_.links().delete_route_via_dev(
       to_driver(info.overlay_ip), info.overlay_ip.is_v6() ? 128 : 32, device);
   if (info.isolation_network)
