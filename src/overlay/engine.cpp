@@ -300,7 +300,27 @@ ipc::response engine::shutdown() {
   teardown_global_locked();
   // The reference's dedicated devices die with the process (their handles
   // drop); this engine may outlive the request, so stop them here. Their
-  // marker entries stay: a restart reuses the identity.
+  // marker entries stay: a restart reuses the identity. The routes of their
+  // service-scope peers (see below) vanish with the devices.
+  //
+  // How a dedicated device gets its traffic, reviewed against the
+  // reference. The reference gives the TUN overlay_ip/<subnet prefix>, so
+  // the one route onto it is the connected route of this node's own
+  // service subnet, which the bridge also carries (dataplane §5.3 quirk:
+  // the TUN's copy wins, replies to local containers vanish). A remote
+  // node's subnet for the same service is another /26 (the registry
+  // hashes service and node id), so there it follows the cluster /16 onto
+  // the global device, which has no peer for it: cross-node traffic of a
+  // dedicated service never used the dedicated device unless both nodes
+  // drew the same subnet (e.g. both left node id 0). Decision: the TUN
+  // carries overlay_ip/32 only, the bridge alone routes the local subnet
+  // (engine_services.cpp), and each allowed IP of a service-scope peer is
+  // routed onto the dedicated device when the peer or the IP is added and
+  // unrouted when removed (engine_peers.cpp), as wg-quick routes a
+  // device's peers. A peer CIDR overlapping the local subnet is not
+  // routed, so two nodes that drew the same subnet still cannot talk over
+  // it; the registry makes that unlikely, and the overlap is the
+  // reference's too.
   {
     std::lock_guard scopes{scope_mu_};
     scopes_.dedicated.clear();

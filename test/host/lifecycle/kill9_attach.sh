@@ -82,6 +82,15 @@ lc_must a '{"op":"prune_orphan_bridges","live_bridge_names":[]}'
 lc_check "a second prune has nothing left to reclaim" \
   test "$(lc_json "$LC_R" 'r["reclaimed"]')" == "[]"
 
+# The restarted daemon attaches a container of its own: it finds
+# ip_forward=1 (the killed daemon's doing), and must still put back the 0
+# the host had before either daemon.
+lc_must a '{"op":"setup_service_overlay","service":"late","mode":"auto"}'
+lc_container c2
+lc_must a "$(attach "$c2" late)"
+lc_must a "$(detach "$c2")"
+lc_must a '{"op":"teardown_service_overlay","service":"late"}'
+
 lc_must a '{"op":"teardown_service_overlay","service":"web"}'
 lc_must a '{"op":"teardown_global_overlay"}'
 lc_must a '{"op":"shutdown"}'
@@ -89,7 +98,7 @@ lc_daemon_wait a
 left=$(ours "$node")
 lc_check "no link, chain, rule or route of the daemon is left" test -z "$left"
 [[ -n $left ]] && printf '#   %s\n' $left
-lc_check "ip_forward is back at the host's 0" \
+lc_check "ip_forward is back at the host's 0, not the killed daemon's 1" \
   test "$(ip netns exec "$node" sysctl -n net.ipv4.ip_forward)" == 0
 lc_check "the node is left as found" lc_same_snapshot node "$before" "$(lc_snapshot "$node")"
 lc_finish
