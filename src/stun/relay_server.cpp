@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <sys/epoll.h>
@@ -121,6 +122,12 @@ struct relay_server::loop {
   std::uint8_t out_hdr[batch][24];
   int out_fd[batch];
   int out_n = 0;
+  // flush() folds runs of equal-size DATA to one client into UDP GSO sends
+  // (one packet through the stack instead of one per datagram).
+  bool gso = true;
+  mmsghdr gso_msgs[batch];
+  int gso_count[batch];
+  alignas(cmsghdr) std::uint8_t gso_ctl[batch][96];
 
   loop(relay_server_options o, std::atomic<std::size_t>& s)
     : opts(std::move(o)), sessions(s), bufs(batch * slot_stride) {
@@ -243,6 +250,68 @@ struct relay_server::loop {
     ++out_n;
   }
 
+  static std::size_t iov_bytes(const msghdr& h) {
+    std::size_t n = 0;
+    for (std::size_t k = 0; k < h.msg_iovlen; ++k)
+      n += h.msg_iov[k].iov_len;
+    return n;
+  }
+
+  // Whether queued message `k` can join a GSO run started at `first`: same
+  // socket, destination, source control and size, header plus payload.
+  bool joins(int first, int k, std::size_t seg) const {
+    const msghdr& a = out_msgs[first].msg_hdr;
+    const msghdr& b = out_msgs[k].msg_hdr;
+    return out_fd[k] == out_fd[first] && b.msg_iovlen == 2
+           && a.msg_namelen == b.msg_namelen
+           && std::memcmp(a.msg_name, b.msg_name, a.msg_namelen) == 0
+           && a.msg_controllen == b.msg_controllen
+           && (a.msg_controllen == 0
+               || std::memcmp(a.msg_control, b.msg_control, a.msg_controllen)
+                    == 0)
+           && iov_bytes(b) == seg;
+  }
+
+  // Compacts out_msgs[i, j) into gso_msgs: a run of at least two equal-size
+  // two-part messages to one destination becomes one message with
+  // UDP_SEGMENT (out_iov rows are contiguous, so the run's iovecs already
+  // follow each other). Returns the number of messages.
+  int compact(int i, int j) {
+    int m = 0;
+    int k = i;
+    while (k < j) {
+      int first = k++;
+      const msghdr& h = out_msgs[first].msg_hdr;
+      std::size_t seg = iov_bytes(h);
+      if (gso && h.msg_iovlen == 2) {
+        std::size_t limit = std::min<std::size_t>(64, 65000 / seg);
+        while (k < j && static_cast<std::size_t>(k - first) < limit
+               && joins(first, k, seg))
+          ++k;
+      }
+      int count = k - first;
+      gso_msgs[m] = out_msgs[first];
+      gso_count[m] = count;
+      if (count > 1) {
+        msghdr& g = gso_msgs[m].msg_hdr;
+        g.msg_iovlen = 2 * static_cast<std::size_t>(count);
+        std::size_t ctl = h.msg_controllen;
+        if (ctl)
+          std::memcpy(gso_ctl[m], h.msg_control, ctl);
+        auto* c = reinterpret_cast<cmsghdr*>(gso_ctl[m] + ctl);
+        c->cmsg_level = SOL_UDP;
+        c->cmsg_type = UDP_SEGMENT;
+        c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+        auto seg16 = static_cast<std::uint16_t>(seg);
+        std::memcpy(CMSG_DATA(c), &seg16, sizeof seg16);
+        g.msg_control = gso_ctl[m];
+        g.msg_controllen = ctl + CMSG_SPACE(sizeof(std::uint16_t));
+      }
+      ++m;
+    }
+    return m;
+  }
+
   // One sendmmsg per run of messages leaving through the same socket.
   void flush() {
     int i = 0;
@@ -250,13 +319,19 @@ struct relay_server::loop {
       int j = i;
       while (j < out_n && out_fd[j] == out_fd[i])
         ++j;
-      int off = i;
-      while (off < j) {
-        int sent = ::sendmmsg(out_fd[i], &out_msgs[off],
-                              static_cast<unsigned>(j - off), MSG_DONTWAIT);
+      int m = compact(i, j);
+      int off = 0;
+      while (off < m) {
+        int sent = ::sendmmsg(out_fd[i], &gso_msgs[off],
+                              static_cast<unsigned>(m - off), MSG_DONTWAIT);
         if (sent <= 0) {
-          // EAGAIN or a per-destination error: drop this datagram only.
-          bump(stats.dropped);
+          // A kernel or device without UDP GSO: plain sends from now on.
+          if (gso_count[off] > 1
+              && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP
+                  || errno == ENOPROTOOPT))
+            gso = false;
+          // EAGAIN or a per-destination error: drop this message only.
+          bump(stats.dropped, static_cast<std::uint64_t>(gso_count[off]));
           ++off;
           continue;
         }
