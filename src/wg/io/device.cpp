@@ -141,8 +141,9 @@ struct send_targets {
 
 // Datagrams to endpoints a datagram_path claims, held until flush() so the
 // spans handed out by reserve() stay valid while the crypto threads fill
-// them. Each datagram has its own buffer, reused from batch to batch, and
-// is passed to the path on its own (no GSO coalescing).
+// them. Each datagram has its own buffer, reused from batch to batch; at
+// flush they all go to the path in one send_batch call, each as its own
+// datagram (never coalesced into a GSO super-datagram).
 class path_stage {
 public:
   explicit path_stage(std::size_t max) : max_(max) {
