@@ -15,6 +15,8 @@
 //   only this lock and talk only to `wg_control`, so they are answered while
 //   a host operation is in flight. Host operations take it briefly (after
 //   `host_mu_`, never the other way round) to publish a device.
+//   Service-scope peers also get their allowed IPs routed onto their
+//   dedicated device: one netlink route call per CIDR, not a slow step.
 
 #include <cstdint>
 #include <filesystem>
@@ -110,6 +112,11 @@ private:
     std::uint16_t listen_port = 0;
     net::ip_address overlay_ip;
     net::cidr subnet;
+    /// Routes onto this device for its service-scope peers' allowed IPs
+    /// (as wg-quick routes a device's peers), by peer key; only in the
+    /// `scopes_` copy. Remote subnets otherwise follow the cluster route
+    /// onto the global device, which has no peer for them.
+    std::map<std::string, std::set<std::string>> peer_routes;
   };
   struct attach_record {
     net::ip_address service_ip;
@@ -142,6 +149,15 @@ private:
     std::map<std::string, std::vector<ipc::nat_candidate_wire>> candidates;
     std::map<std::string, net::ip_address> dns_records;
   };
+
+  // Service-scope peers (engine_peers.cpp), with `scope_mu_` held: route a
+  // peer's allowed IPs onto the dedicated device / take those routes back
+  // (all of the peer's, or one CIDR). One netlink call per CIDR.
+  std::optional<std::string> route_peer(dedicated_record& d,
+                                        const std::string& key,
+                                        const std::vector<std::string>& cidrs);
+  void unroute_peer(dedicated_record& d, const std::string& key,
+                    const std::optional<std::string>& only = std::nullopt);
 
   // Everything below `host_mu_` is called with it held.
   ipc::response setup_auto(const std::string& service);

@@ -1,6 +1,8 @@
 // The peer operations: they touch only the WireGuard scopes (scope_mu_) and
-// wg_control, never the host, so a slow host call cannot delay them.
+// wg_control, so a slow host call cannot delay them. The one host step is
+// a route per allowed IP of a service-scope peer (see route_peer).
 
+#include "overlay/convert.hpp"
 #include "overlay/engine.hpp"
 
 namespace overlayd::overlay {
@@ -79,6 +81,10 @@ ipc::response engine::add_peer(const ipc::req::add_peer& r) {
       return dev.error();
     if (auto st = wg_.add_peer(*dev, *peer); !st)
       return ipc::overlay_error("add_peer failed: " + st.error());
+    if (!r.scope.is_global())
+      if (auto err = route_peer(scopes_.dedicated.at(*r.scope.service),
+                                r.peer.public_key, peer->allowed_ips))
+        return ipc::overlay_error("add_peer failed: " + *err);
   }
   // Candidates the NAT runtime hole-punches toward; unparseable ones are
   // dropped like the reference's `wire_to_candidate`.
@@ -108,6 +114,8 @@ ipc::response engine::remove_peer(const ipc::req::remove_peer& r) {
       return dev.error();
     if (auto st = wg_.remove_peer(*dev, r.pubkey); !st)
       return ipc::overlay_error("remove_peer failed: " + st.error());
+    if (!r.scope.is_global())
+      unroute_peer(scopes_.dedicated.at(*r.scope.service), r.pubkey);
   }
   if (r.scope.is_global())
     scopes_.global_peers.erase(r.pubkey);
@@ -141,10 +149,16 @@ ipc::response engine::add_allowed_ip(const ipc::req::add_allowed_ip& r) {
   std::map<std::string, std::string> dedicated;
   for (auto& [svc, d] : scopes_.dedicated)
     dedicated.emplace(svc, d.interface);
-  return allowed_op(r, scopes_.global_interface, dedicated, "add_allowed_ip",
-                    [&](const std::string& dev, const std::string& cidr) {
-                      return wg_.add_allowed_ip(dev, r.pubkey, cidr);
-                    });
+  auto out
+    = allowed_op(r, scopes_.global_interface, dedicated, "add_allowed_ip",
+                 [&](const std::string& dev, const std::string& cidr) {
+                   return wg_.add_allowed_ip(dev, r.pubkey, cidr);
+                 });
+  if (std::holds_alternative<ipc::resp::ok>(out) && !r.scope.is_global())
+    if (auto err = route_peer(scopes_.dedicated.at(*r.scope.service), r.pubkey,
+                              {r.cidr}))
+      return ipc::overlay_error("add_allowed_ip failed: " + *err);
+  return out;
 }
 
 ipc::response engine::remove_allowed_ip(const ipc::req::remove_allowed_ip& r) {
@@ -152,10 +166,83 @@ ipc::response engine::remove_allowed_ip(const ipc::req::remove_allowed_ip& r) {
   std::map<std::string, std::string> dedicated;
   for (auto& [svc, d] : scopes_.dedicated)
     dedicated.emplace(svc, d.interface);
-  return allowed_op(r, scopes_.global_interface, dedicated, "remove_allowed_ip",
-                    [&](const std::string& dev, const std::string& cidr) {
-                      return wg_.remove_allowed_ip(dev, r.pubkey, cidr);
-                    });
+  auto out
+    = allowed_op(r, scopes_.global_interface, dedicated, "remove_allowed_ip",
+                 [&](const std::string& dev, const std::string& cidr) {
+                   return wg_.remove_allowed_ip(dev, r.pubkey, cidr);
+                 });
+  if (std::holds_alternative<ipc::resp::ok>(out) && !r.scope.is_global())
+    unroute_peer(scopes_.dedicated.at(*r.scope.service), r.pubkey,
+                 net::cidr::parse(r.cidr)->trunc().to_string());
+  return out;
+}
+
+// -- routes of service-scope peers
+// ----------------------------------------------------------------------
+
+// Without these routes a remote service subnet follows the cluster route
+// onto the global device, where no peer carries it, and the dedicated
+// devices never see the traffic. CIDRs overlapping the service's own
+// subnet (that one belongs to the bridge) and default routes are left
+// alone; a route that exists already is not this engine's and is never
+// replaced or deleted.
+std::optional<std::string>
+engine::route_peer(dedicated_record& d, const std::string& key,
+                   const std::vector<std::string>& cidrs) {
+  auto& links = host_.links();
+  for (auto& text : cidrs) {
+    auto parsed = net::cidr::parse(text);
+    if (!parsed || parsed->prefix() == 0 || parsed->is_v4() != d.subnet.is_v4())
+      continue;
+    auto c = parsed->trunc();
+    if (c.contains(d.subnet.network()) || d.subnet.contains(c.network()))
+      continue;
+    auto name = c.to_string();
+    bool claimed = false;
+    for (auto& [peer, routes] : d.peer_routes)
+      claimed |= routes.contains(name);
+    if (!claimed) {
+      auto st = links.add_route_via_dev(to_driver(c.network()),
+                                        static_cast<std::uint8_t>(c.prefix()),
+                                        d.interface);
+      if (!st && st.error().kind() == drivers::error_kind::already_exists)
+        continue;
+      if (!st)
+        return "route " + name + " dev " + d.interface + ": "
+               + st.error().what();
+    }
+    d.peer_routes[key].insert(name);
+  }
+  return std::nullopt;
+}
+
+void engine::unroute_peer(dedicated_record& d, const std::string& key,
+                          const std::optional<std::string>& only) {
+  auto mine = d.peer_routes.find(key);
+  if (mine == d.peer_routes.end())
+    return;
+  std::set<std::string> dropped;
+  if (only) {
+    if (mine->second.erase(*only) > 0)
+      dropped.insert(*only);
+  } else {
+    dropped = std::move(mine->second);
+    mine->second.clear();
+  }
+  if (mine->second.empty())
+    d.peer_routes.erase(mine);
+  for (auto& name : dropped) {
+    bool still_claimed = false;
+    for (auto& [peer, routes] : d.peer_routes)
+      still_claimed |= routes.contains(name);
+    if (still_claimed)
+      continue;
+    auto c = net::cidr::parse(name);
+    // Best effort: a device that is gone took its routes with it.
+    (void)host_.links().delete_route_via_dev(
+      to_driver(c->network()), static_cast<std::uint8_t>(c->prefix()),
+      d.interface);
+  }
 }
 
 } // namespace overlayd::overlay
