@@ -13,7 +13,7 @@
 # Usage: demo_flow.sh OVERLAYD OVERLAYCTL   (root)
 set -euo pipefail
 export OVERLAYD=${1:?overlayd binary} OVERLAYCTL=${2:?overlayctl binary}
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 nd_begin demo
 
@@ -29,6 +29,7 @@ done
 nd_step "2. one overlayd per node (own data dir, socket and UAPI dir)"
 nd_start_daemon a
 nd_start_daemon b
+nd_note "  below, \$a is ${ND_SOCK[a]} and \$b is ${ND_SOCK[b]}"
 
 nd_step "3. identity and global overlay: cluster 10.200.0.0/16, a /28 slice per node"
 nd_global a 1 10.200.0.0/28

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # ND_IP, ND_OUT, ... are read by the scripts that source this
 # Two-node overlay harness, shared by scripts/demo.sh and the host tests of
 # this directory. A "node" is a network namespace running one overlayd with
 # its own data dir, socket and UAPI dir; nodes are joined by a veth

@@ -8,7 +8,7 @@
 # Usage: shared.sh OVERLAYD OVERLAYCTL   (root)
 set -euo pipefail
 export OVERLAYD=${1:?overlayd binary} OVERLAYCTL=${2:?overlayctl binary}
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 nd_begin shr
 
