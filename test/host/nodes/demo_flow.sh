@@ -41,7 +41,8 @@ for n in a b; do
   nd_service "$n" web auto
   subnet[$n]=$(nd_bridge_subnet "$n" "$(nd_json name)")
 done
-nd_note "  service subnets: node a ${subnet[a]}, node b ${subnet[b]}"
+nd_note "  service subnets (each bridge's route; ZLayer knows them from its subnet registry):"
+nd_note "  node a ${subnet[a]}, node b ${subnet[b]}"
 [[ -n ${subnet[a]} && -n ${subnet[b]} && ${subnet[a]} != "${subnet[b]}" ]] \
   || nd_fail "each node needs its own service subnet"
 
@@ -57,6 +58,7 @@ done
 # As ZLayer programs it: a node's peer carries that node's overlay IP, its
 # slice and the subnets of its services; the endpoint is its underlay
 # address and WireGuard port.
+nd_note "  allowed_ips = the other node's overlay IP, its slice and its service subnet"
 nd_peer a "${key[b]}" "${underlay_ip[b]}:51820" "${node_ip[b]}/32,${slice[b]},${subnet[b]}"
 nd_peer b "${key[a]}" "${underlay_ip[a]}:51820" "${node_ip[a]}/32,${slice[a]},${subnet[a]}"
 
@@ -73,6 +75,8 @@ nd_show_cmd "ip -n ${ND_NS[ca]} -br addr; ip -n ${ND_NS[ca]} route"
 { ip -n "${ND_NS[ca]}" -br addr; ip -n "${ND_NS[ca]}" route; } | sed 's/^/  /'
 
 nd_step "7. container to container across the WireGuard overlay"
+nd_show_cmd "ip -n ${ND_NS[a]} route get ${cip[b]}"
+ip -n "${ND_NS[a]}" route get "${cip[b]}" | sed -n '1s/^/  /p'
 nd_ping_ok ca "${cip[b]}"
 nd_ping_ok cb "${cip[a]}"
 

@@ -347,6 +347,9 @@ nd_cleanup() {
     ip netns del "${ND_NETNS[$i]}" 2>/dev/null
   done
   [[ -n $ND_WORK ]] && rm -rf "$ND_WORK"
+  [[ ${ND_QUIET:-0} == 1 ]] \
+    || printf '\ncleanup: stopped what was still running, deleted %s and %s\n' \
+      "${ND_NETNS[*]:-no namespace}" "${ND_WORK:-nothing}"
 
   # The host must look as it did: no new zl-*/veth* link in the root
   # namespace, no namespace of this run, no drop-in left by the daemons.
@@ -367,6 +370,7 @@ nd_cleanup() {
   if [[ $ND_DROPIN_BEFORE == 0 && -e $ND_DROPIN ]]; then
     rm -f "$ND_DROPIN"
   fi
+  ((rc != 0)) || echo "host check: no new zl-*/veth* link in the root namespace, no nd-$ND_TAG-* namespace left"
   exit "$rc"
 }
 
