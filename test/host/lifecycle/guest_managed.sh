@@ -42,6 +42,9 @@ db_subnet=$(lc_json "$LC_R" 'r["subnet"]')
 # the veth, with the port the config gives.
 guest_up() {
   local ifname=$1 cfg=$2 i
+  # A socket file left by an earlier run that was killed would pass for
+  # this device's before it listens.
+  rm -f "/var/run/wireguard/$ifname.sock"
   WG_PROCESS_FOREGROUND=1 LOG_LEVEL=error \
     ip netns exec "$guest" "$guest_wg" "$ifname" >>"$lc_work/guest-$ifname.log" 2>&1 &
   lc_pids+=("$!")

@@ -308,5 +308,5 @@ lc_links_matching() {
 
 # lc_ping NS ADDRESS [COUNT]: one bounded ping from a namespace.
 lc_ping() {
-  ip netns exec "$1" ping -n -q -c "${3:-1}" -W 2 -w 5 "$2" >/dev/null 2>&1
+  ip netns exec "$1" ping -n -q -i 0.2 -c "${3:-1}" -W 2 -w 5 "$2" >/dev/null 2>&1
 }
