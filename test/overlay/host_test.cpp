@@ -531,69 +531,87 @@ private:
 
 } // namespace
 
-TEST_CASE("guest_managed: a WireGuard guest brought up from the returned "
-          "config pings the node") {
+TEST_CASE("guest_managed: WireGuard guests brought up from the returned "
+          "configs ping the node, from the slice and from a bridge pool") {
   node n{"gn"};
   node_netns guest{"gg"};
   underlay(n.ns, guest, "gu", 79);
   auto before = n.ns.fingerprint();
   REQUIRE(std::holds_alternative<ipc::resp::bridge_name>(
     n.setup_global("10.200.0.0/28")));
-  ipc::req::attach_container a;
-  a.handle = ipc::guest_managed_handle{"vm1"};
-  a.service = "web";
-  auto r = n.run([&](engine& e) { return e.attach_container(a); });
-  REQUIRE_MESSAGE(std::holds_alternative<ipc::resp::guest_config>(r),
-                  error_of(r));
-  auto cfg = std::get<ipc::resp::guest_config>(r);
-  REQUIRE(cfg.peers.size() == 1);
+  REQUIRE(
+    std::holds_alternative<ipc::resp::service_overlay>(n.run([](engine& e) {
+      return e.setup_service_overlay({"web", ipc::overlay_mode::automatic});
+    })));
   auto node_ip = *n.status().node_ip;
-  CHECK(cfg.peers[0].endpoint == node_ip.to_string() + ":51820");
 
-  // The guest's config, except the endpoint: the node's overlay address is
-  // what a guest behind the node's own network would dial; this guest sits
-  // on the underlay, so it dials the node's underlay address.
-  wireguard_go wg{guest, "oot-wg0"};
-  auto key_file = n.dir.path() / "guest.key";
-  {
-    std::FILE* f = std::fopen(key_file.c_str(), "w");
-    REQUIRE(f != nullptr);
-    std::fputs(cfg.private_key.c_str(), f);
-    std::fclose(f);
-  }
-  int st = -1;
-  auto out = guest.exec(
-    "wg set oot-wg0 private-key " + key_file.string() + " peer "
-      + cfg.peers[0].public_key + " endpoint 192.168.79.1:51820 allowed-ips "
-      + cfg.peers[0].allowed_ips + " persistent-keepalive "
-      + std::to_string(cfg.peers[0].persistent_keepalive_secs),
-    &st);
-  REQUIRE_MESSAGE(st == 0, out);
-  CHECK(guest.exec("wg show oot-wg0 public-key").find(cfg.public_key)
-        != std::string::npos);
-  guest.exec("ip addr add " + cfg.overlay_ip.to_string() + "/"
-             + std::to_string(int{cfg.prefix_len}) + " dev oot-wg0");
-  guest.exec("ip link set oot-wg0 up");
-  guest.exec("ip route add " + cfg.peers[0].allowed_ips + " dev oot-wg0");
+  // One guest per address source: "plain" has no bridge (node slice),
+  // "web" has one (its pool; the node must route the guest's /32 into the
+  // WireGuard device, not to the bridge that owns the subnet).
+  auto run_guest = [&](const std::string& id, const std::string& service,
+                       const std::string& ifname) {
+    CAPTURE(service);
+    ipc::req::attach_container a;
+    a.handle = ipc::guest_managed_handle{id};
+    a.service = service;
+    auto r = n.run([&](engine& e) { return e.attach_container(a); });
+    REQUIRE_MESSAGE(std::holds_alternative<ipc::resp::guest_config>(r),
+                    error_of(r));
+    auto cfg = std::get<ipc::resp::guest_config>(r);
+    REQUIRE(cfg.peers.size() == 1);
+    CHECK(cfg.peers[0].endpoint == node_ip.to_string() + ":51820");
 
-  auto t0 = std::chrono::steady_clock::now();
-  out = guest.exec("ping -c 1 -w 10 " + node_ip.to_string(), &st);
-  MESSAGE("guest's first reply after "
-          << std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now() - t0)
-               .count()
-          << " ms");
-  CHECK_MESSAGE(st == 0, out);
-  // The node sees the guest as a peer that has shaken hands.
-  bool handshaken = false;
-  for (auto& p : n.status().peers)
-    handshaken |= p.last_handshake_unix_secs > 0;
-  CHECK(handshaken);
+    // The guest's config, except the endpoint: the node's overlay address
+    // is what a guest behind the node's own network would dial; this guest
+    // sits on the underlay, so it dials the node's underlay address.
+    wireguard_go wg{guest, ifname};
+    auto key_file = n.dir.path() / (id + ".key");
+    {
+      std::FILE* f = std::fopen(key_file.c_str(), "w");
+      REQUIRE(f != nullptr);
+      std::fputs(cfg.private_key.c_str(), f);
+      std::fclose(f);
+    }
+    int st = -1;
+    auto out = guest.exec(
+      "wg set " + ifname + " private-key " + key_file.string() + " peer "
+        + cfg.peers[0].public_key + " endpoint 192.168.79.1:51820 allowed-ips "
+        + cfg.peers[0].allowed_ips + " persistent-keepalive "
+        + std::to_string(cfg.peers[0].persistent_keepalive_secs),
+      &st);
+    REQUIRE_MESSAGE(st == 0, out);
+    CHECK(guest.exec("wg show " + ifname + " public-key").find(cfg.public_key)
+          != std::string::npos);
+    guest.exec("ip addr add " + cfg.overlay_ip.to_string() + "/"
+               + std::to_string(int{cfg.prefix_len}) + " dev " + ifname);
+    guest.exec("ip link set " + ifname + " up");
+    guest.exec("ip route replace " + cfg.peers[0].allowed_ips + " dev "
+               + ifname);
 
-  n.run([](engine& e) {
-    return e.detach_container({ipc::guest_managed_handle{"vm1"}});
-  });
-  CHECK(n.status().peers.empty());
+    auto t0 = std::chrono::steady_clock::now();
+    out = guest.exec("ping -c 1 -w 10 " + node_ip.to_string(), &st);
+    MESSAGE(id << ": guest's first reply after "
+               << std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - t0)
+                    .count()
+               << " ms");
+    CHECK_MESSAGE(st == 0, out);
+    // The node sees the guest as a peer that has shaken hands.
+    bool handshaken = false;
+    for (auto& p : n.status().peers)
+      handshaken |= p.last_handshake_unix_secs > 0;
+    CHECK(handshaken);
+
+    n.run([&](engine& e) {
+      return e.detach_container({ipc::guest_managed_handle{id}});
+    });
+    CHECK(n.status().peers.empty());
+    // No route of the guest's address is left.
+    CHECK(n.ns.exec("ip route show " + cfg.overlay_ip.to_string()) == "");
+  };
+  run_guest("vm1", "plain", "oot-wg0");
+  run_guest("vm2", "web", "oot-wg1");
+
   n.run([](engine& e) { return e.shutdown(); });
   CHECK(n.ns.fingerprint() == before);
 }
