@@ -1,6 +1,8 @@
 #include "replay/corpus.hpp"
 
 #include <map>
+#include <set>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -65,6 +67,47 @@ std::vector<std::string> split(const std::string& p) {
   return out;
 }
 
+// The lowercase hex of a base64 WireGuard key ("" if it is not one): how
+// a key sent in a request shows in a UAPI-derived status.
+std::string base64_key_to_hex(const std::string& b64) {
+  static constexpr std::string_view alphabet
+    = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  if (b64.size() != 44 || b64[43] != '=')
+    return {};
+  std::string bytes;
+  unsigned acc = 0;
+  int bits = 0;
+  for (std::size_t i = 0; i < 43; ++i) {
+    auto v = alphabet.find(b64[i]);
+    if (v == std::string_view::npos)
+      return {};
+    acc = (acc << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char c : bytes.substr(0, 32)) {
+    hex += digits[c >> 4];
+    hex += digits[c & 15];
+  }
+  return hex;
+}
+
+// Every string in `j` that is a base64 key, as hex, into `out`.
+void collect_key_hex(const json& j, std::set<std::string>& out) {
+  if (j.is_string()) {
+    if (auto hex = base64_key_to_hex(j.get<std::string>()); !hex.empty())
+      out.insert(hex);
+  } else if (j.is_structured()) {
+    for (const auto& v : j)
+      collect_key_hex(v, out);
+  }
+}
+
 bool has_rule(const json& rules, const json& r) {
   for (const auto& e : rules)
     if (e == r)
@@ -80,8 +123,13 @@ session to_corpus(session s, const corpus_options& opts) {
     s.header.description = opts.description;
   // Recorded (redacted) value of each capture, to spot later reuse.
   std::map<std::string, std::string> captured_values;
+  // Keys this session sent, in the hex a status shows them in; any other
+  // peer key in a status was generated on the run (a guest's).
+  std::set<std::string> sent_keys_hex;
   for (auto& x : s.exchanges) {
     x.request = redact_body(x.request);
+    if (json req = json::parse(x.request, nullptr, false); !req.is_discarded())
+      collect_key_hex(req, sent_keys_hex);
     if (!x.response)
       continue;
     x.response = redact_body(*x.response);
@@ -94,6 +142,20 @@ session to_corpus(session s, const corpus_options& opts) {
       if (msg.find("is not available yet") != std::string::npos)
         x.pending = opts.pending_label;
       continue;
+    }
+    if (result == "status" && body["response"].contains("peers")) {
+      const auto& peers = body["response"]["peers"];
+      for (std::size_t i = 0; i < peers.size(); ++i) {
+        auto key = peers[i].value("public_key", "");
+        if (sent_keys_hex.count(key) != 0)
+          continue;
+        rule r;
+        r.path = {"response", "peers", std::to_string(i), "public_key"};
+        r.kind = rule_kind::hex_32;
+        r.seqs = {x.seq};
+        if (auto j = rule_to_json(r); !has_rule(s.header.rules, j))
+          s.header.rules.push_back(std::move(j));
+      }
     }
     for (const auto& f : volatile_fields) {
       if (result != f.result)

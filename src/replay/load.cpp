@@ -24,7 +24,7 @@ struct planned {
 
 // The requests a closed loop can send: decodable request frames, minus
 // `shutdown`.
-std::vector<planned> plan(const session& s) {
+std::vector<planned> plan(const session& s, const pid_map& pids) {
   std::vector<planned> out;
   for (const auto& x : s.exchanges) {
     auto f = ipc::decode_frame(x.request);
@@ -33,7 +33,7 @@ std::vector<planned> plan(const session& s) {
     auto* r = std::get_if<ipc::request_frame>(&*f);
     if (r == nullptr || std::holds_alternative<ipc::req::shutdown>(r->request))
       continue;
-    out.push_back({x.request, r->id, x.at_us});
+    out.push_back({substitute_pids(x.request, pids), r->id, x.at_us});
   }
   return out;
 }
@@ -49,7 +49,7 @@ bool answers(const std::string& body, std::uint64_t id) {
 
 net::expected<load_result> run_load(const session& s, const std::string& socket,
                                     const load_options& opts) {
-  auto work = plan(s);
+  auto work = plan(s, opts.pids);
   if (work.empty())
     return unexpected{
       std::string{"the session has no request a load loop can send"}};

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "net/expected.hpp"
+#include "replay/pid_map.hpp"
 #include "replay/session.hpp"
 
 namespace overlayd::replay {
@@ -25,6 +26,8 @@ struct load_options {
   std::chrono::milliseconds duration{0};
   bool pace = false;
   std::chrono::milliseconds response_timeout{10000};
+  /// Real pids for the session's symbolic container pids.
+  pid_map pids;
 };
 
 struct load_result {

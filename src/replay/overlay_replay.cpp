@@ -17,6 +17,7 @@
 
 #include "replay/corpus.hpp"
 #include "replay/load.hpp"
+#include "replay/pid_map.hpp"
 #include "replay/recorder.hpp"
 #include "replay/replayer.hpp"
 #include "replay/session.hpp"
@@ -49,6 +50,10 @@ constexpr const char* usage_text
     "  --record OUT      write what this run saw as a recording\n"
     "  --keep-secrets    with --record: do not redact keys\n"
     "  --timeout MS      wait this long for one answer (10000)\n"
+    "  --pid SYM=REAL    with --socket: send pid REAL wherever the session's\n"
+    "                    linux_pid handles name its container process SYM\n"
+    "                    (a real process in a namespace of its own; repeat\n"
+    "                    for each; unmapped pids are sent as they are)\n"
     "  --pending-ok      exit 0 when nothing failed but answers are pending\n"
     "  -v, --verbose     print every exchange\n";
 
@@ -69,6 +74,7 @@ struct options {
   bool pending_ok = false;
   std::optional<std::pair<std::string, std::string>> to_corpus;
   corpus_options corpus;
+  pid_map pids;
 };
 
 [[noreturn]] void usage_error(const std::string& what) {
@@ -137,6 +143,11 @@ options parse_args(int argc, char** argv) {
       o.keep_secrets = true;
     } else if (a == "--timeout") {
       o.timeout_ms = static_cast<unsigned>(to_u64(a, value()));
+    } else if (a == "--pid") {
+      auto m = parse_pid_mapping(value());
+      if (!m)
+        usage_error(m.error());
+      o.pids[m->first] = m->second;
     } else if (a == "--pending-ok") {
       o.pending_ok = true;
     } else if (a == "-v" || a == "--verbose") {
@@ -163,16 +174,20 @@ options parse_args(int argc, char** argv) {
     usage_error("--record does not combine with load mode");
   if (o.record && o.files.size() != 1)
     usage_error("--record takes exactly one session");
+  if (!o.pids.empty() && !o.socket)
+    usage_error("--pid maps pids for a daemon (--socket); the in-process "
+                "engine creates the session's processes on its twin");
   return o;
 }
 
-std::unique_ptr<target> make_target(const options& o);
+std::unique_ptr<target> make_target(const options& o, const session_header& h);
 
 // A request script (exchanges without `response`) is first run against a
-// fresh in-process engine and recorded; its per-exchange `pending` and
-// `reference` notes and its header carry over to the entry.
+// fresh in-process engine and recorded; its header carries over to the
+// entry. An exchange's `reference` (the reference server's answer) becomes
+// the expected response; with `pending` it stays a note beside ours.
 net::expected<session> record_script(const options& o, const session& script) {
-  auto tgt = make_target(o);
+  auto tgt = make_target(o, script.header);
   auto tmp = o.to_corpus->second + ".recording";
   recorder_options ropts;
   ropts.file = tmp;
@@ -185,6 +200,7 @@ net::expected<session> record_script(const options& o, const session& script) {
   replay_options ro;
   ro.record_to = rec->get();
   ro.response_timeout = std::chrono::milliseconds{o.timeout_ms};
+  ro.pids = o.pids;
   auto r = replay_session(script, tgt->socket(), ro, std::cerr);
   rec->reset();
   if (!r)
@@ -205,10 +221,24 @@ net::expected<session> record_script(const options& o, const session& script) {
     if (from.pending)
       x.pending = from.pending;
     x.reference = from.reference;
+    // A script that states the reference server's answer makes it the
+    // expected one: the entry then pins the reference, not our engine.
+    if (from.reference && !from.pending) {
+      if (x.response != from.reference)
+        std::fprintf(stderr,
+                     "overlay-replay: exchange %zu answers unlike the "
+                     "reference; the entry expects the reference\n"
+                     "  ours:      %s\n  reference: %s\n",
+                     i, x.response.value_or("<none>").c_str(),
+                     from.reference->c_str());
+      x.response = from.reference;
+      x.reference.reset();
+    }
   }
   recorded->header.rules = script.header.rules;
   recorded->header.pending = script.header.pending;
   recorded->header.description = script.header.description;
+  recorded->header.processes = script.header.processes;
   recorded->header.data_dir = "";
   return recorded;
 }
@@ -244,10 +274,10 @@ int make_corpus(const options& o) {
   return 0;
 }
 
-std::unique_ptr<target> make_target(const options& o) {
+std::unique_ptr<target> make_target(const options& o, const session_header& h) {
   if (o.socket)
     return target::external(*o.socket);
-  auto t = target::in_process();
+  auto t = target::in_process(h.processes);
   if (!t) {
     std::fprintf(stderr, "overlay-replay: %s\n", t.error().c_str());
     std::exit(exit_fail);
@@ -261,7 +291,7 @@ int run_file(const options& o, const std::string& file) {
     std::fprintf(stderr, "overlay-replay: %s\n", s.error().c_str());
     return exit_fail;
   }
-  auto tgt = make_target(o);
+  auto tgt = make_target(o, s->header);
   auto timeout = std::chrono::milliseconds{o.timeout_ms};
   if (o.load) {
     load_options lo;
@@ -271,6 +301,7 @@ int run_file(const options& o, const std::string& file) {
       = std::chrono::milliseconds{static_cast<long long>(o.duration * 1000)};
     lo.pace = o.pace;
     lo.response_timeout = timeout;
+    lo.pids = o.pids;
     auto r = run_load(*s, tgt->socket(), lo);
     if (!r) {
       std::fprintf(stderr, "overlay-replay: %s: %s\n", file.c_str(),
@@ -303,6 +334,7 @@ int run_file(const options& o, const std::string& file) {
   ro.response_timeout = timeout;
   ro.record_to = rec.get();
   ro.verbose = o.verbose;
+  ro.pids = o.pids;
   auto r = replay_session(*s, tgt->socket(), ro, std::cout);
   if (!r) {
     std::fprintf(stderr, "overlay-replay: %s: %s\n", file.c_str(),

@@ -91,10 +91,16 @@ struct runner {
              << m.what << "\n";
   }
 
+  // The request as this run sends it: values generated on this run and
+  // the real pids of the session's container processes put in.
+  std::string outgoing(const exchange& x) const {
+    return substitute_pids(substitute_captures(x.request, captures), opts.pids);
+  }
+
   // The well-formed request and its comparison. Returns the body received.
   void run_one(const exchange& x) {
     auto op = request_op(x.request);
-    auto sent = substitute_captures(x.request, captures);
+    auto sent = outgoing(x);
     auto c = conn_for(x.conn);
     if (!c) {
       ++result.failed;
@@ -219,7 +225,7 @@ struct runner {
     if (std::generate_canonical<double, 32>(rng) >= opts.mutate_rate)
       return;
     auto kind = static_cast<mutation_kind>(rng() % 5);
-    auto sent = substitute_captures(x.request, captures);
+    auto sent = outgoing(x);
     auto m = run_mutation(socket, sent, kind, rng, opts.response_timeout);
     ++result.mutations;
     if (!m.ok) {

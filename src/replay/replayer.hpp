@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "net/expected.hpp"
+#include "replay/pid_map.hpp"
 #include "replay/session.hpp"
 
 namespace overlayd::replay {
@@ -31,6 +32,8 @@ struct replay_options {
   recorder* record_to = nullptr;
   /// Print each exchange as it passes.
   bool verbose = false;
+  /// Real pids for the session's symbolic container pids.
+  pid_map pids;
 };
 
 enum class outcome : std::uint8_t { pass, pending, fail };

@@ -20,6 +20,8 @@ std::string header_line(const session_header& h) {
   j["redacted"] = h.redacted;
   if (h.pending)
     j["pending"] = *h.pending;
+  if (!h.processes.empty())
+    j["processes"] = h.processes;
   j["rules"] = h.rules;
   return j.dump();
 }
@@ -94,6 +96,18 @@ net::expected<session_header> parse_header(const std::string& line) {
   }
   h.pending = opt_string(j, "pending");
   h.description = opt_string(j, "description");
+  if (auto p = j.find("processes"); p != j.end()) {
+    auto bad = unexpected{
+      std::string{"header `processes` must list pids (integers from 1)"}};
+    if (!p->is_array())
+      return bad;
+    for (const auto& pid : *p) {
+      if (!pid.is_number_unsigned() || pid.get<std::uint64_t>() == 0
+          || pid.get<std::uint64_t>() > 0x3fffffff)
+        return bad;
+      h.processes.push_back(pid.get<std::uint32_t>());
+    }
+  }
   return h;
 }
 

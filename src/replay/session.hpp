@@ -6,7 +6,8 @@
 // compared byte for byte and replayed verbatim.
 //
 //   {"overlay_replay":1,"recorded_at":"...","data_dir":"...",
-//    "config":{...},"redacted":true,"rules":[...],"pending":"issue 5"}
+//    "config":{...},"redacted":true,"rules":[...],"pending":"issue 5",
+//    "processes":[4242,4243]}
 //   {"seq":0,"conn":1,"at_us":120,"latency_us":35,
 //    "request":"{\"frame\":\"request\",...}",
 //    "response":"{\"frame\":\"response\",...}","closed":false,
@@ -40,6 +41,12 @@ struct session_header {
   /// Set when the whole session waits on unfinished engine work.
   std::optional<std::string> pending;
   std::optional<std::string> description;
+  /// Symbolic pids of the container processes the session attaches
+  /// (`linux_pid` handles), each of which needs a network namespace of its
+  /// own. A replay makes them exist before the first request: on the twin
+  /// as twin processes, on a real host as real processes whose pids are
+  /// substituted for the symbolic ones (see pid_map.hpp).
+  std::vector<std::uint32_t> processes;
 };
 
 struct exchange {

@@ -4,12 +4,14 @@
 #include <system_error>
 
 #include "actors/embedded.hpp"
+#include "drivers/host/twin.hpp"
 
 namespace overlayd::replay {
 
 using net::unexpected;
 
-net::expected<std::unique_ptr<target>> target::in_process() {
+net::expected<std::unique_ptr<target>>
+target::in_process(const std::vector<std::uint32_t>& processes) {
   std::string tmpl
     = (std::filesystem::temp_directory_path() / "overlay-replay-XXXXXX")
         .string();
@@ -29,6 +31,12 @@ net::expected<std::unique_ptr<target>> target::in_process() {
   if (!eng)
     return unexpected{"cannot start the engine: " + eng.error()};
   t->engine_ = std::move(*eng);
+  // Before the socket opens, so the first request already finds them.
+  for (auto pid : processes)
+    if (auto added = t->engine_->twin()->add_process(static_cast<pid_t>(pid));
+        !added)
+      return unexpected{"cannot create container process " + std::to_string(pid)
+                        + " on the twin: " + added.error().what()};
   if (auto l = t->engine_->listen(t->socket_); !l)
     return unexpected{"cannot serve the replay socket: " + l.error()};
   return t;

@@ -4,9 +4,11 @@
 // temporary data directory, serving a private socket, so replies are the
 // exact bytes the daemon would send) or a daemon already running.
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "net/expected.hpp"
 
@@ -19,8 +21,11 @@ namespace overlayd::replay {
 class target {
 public:
   /// Starts an engine on a new temporary data directory, listening on a
-  /// socket inside it. Everything is removed again by the destructor.
-  static net::expected<std::unique_ptr<target>> in_process();
+  /// socket inside it, with the session's container `processes` existing
+  /// on its twin host (each in a namespace of its own). Everything is
+  /// removed again by the destructor.
+  static net::expected<std::unique_ptr<target>>
+  in_process(const std::vector<std::uint32_t>& processes = {});
   /// A daemon already serving `socket`.
   static std::unique_ptr<target> external(std::string socket);
 
