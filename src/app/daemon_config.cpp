@@ -106,6 +106,19 @@ net::expected<daemon_config> parse_daemon_config(const std::string& text,
           }
           if (k == "uapi_dir")
             return read_string(v, cfg.uapi_dir);
+          if (k == "twin_processes") {
+            auto* pids = v.as_array();
+            if (pids == nullptr)
+              return "expected an array of pids";
+            cfg.twin_processes.clear();
+            for (const auto& p : *pids) {
+              auto n = p.value<int64_t>();
+              if (!p.is_integer() || !n || *n < 1 || *n > 0x3fffffff)
+                return "expected an array of pids (integers from 1)";
+              cfg.twin_processes.push_back(static_cast<uint32_t>(*n));
+            }
+            return {};
+          }
           return "unknown key";
         });
     } else if (section == "log") {

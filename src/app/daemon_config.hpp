@@ -4,8 +4,10 @@
 // key). Plain C++: parsing needs no actor system.
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "net/expected.hpp"
 
@@ -27,6 +29,10 @@ struct daemon_config {
   std::size_t driver_workers = 3;
   /// `[engine] uapi_dir`: where WireGuard UAPI sockets go ("" = none).
   std::string uapi_dir = "/var/run/wireguard";
+  /// `[engine] twin_processes`: pids that exist as container processes
+  /// (each in a namespace of its own) on the twin backend, so that
+  /// `linux_pid` attaches can be replayed against a twin daemon.
+  std::vector<uint32_t> twin_processes;
   /// `[log] level`: an spdlog level name.
   std::string log_level = "info";
   /// `[replay] record`: append every IPC exchange to this file ("" = off).

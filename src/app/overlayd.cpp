@@ -18,6 +18,7 @@
 
 #include "actors/embedded.hpp"
 #include "app/daemon_config.hpp"
+#include "drivers/host/twin.hpp"
 #include "ipc/socket_path.hpp"
 #include "replay/recorder.hpp"
 
@@ -181,6 +182,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::shared_ptr<overlayd::actors::engine> eng = std::move(*started);
+  // Container processes of a twin dry run (e.g. a replayed session's
+  // linux_pid containers); a real host has real ones.
+  if (auto* twin = eng->twin(); twin != nullptr)
+    for (auto pid : cfg.twin_processes)
+      if (auto added = twin->add_process(static_cast<pid_t>(pid)); !added) {
+        spdlog::error("twin process {}: {}", pid, added.error().what());
+        return 1;
+      }
   if (auto listening = eng->listen(where.socket); !listening) {
     spdlog::error("cannot serve the IPC: {}", listening.error());
     return 1;
