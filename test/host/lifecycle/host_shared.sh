@@ -34,7 +34,7 @@ lc_check "the overlay works: node b pings node a's overlay address $IP_a" \
   lc_ping "$n2" "$IP_a" 3
 
 # alias_on NS DEV IP: the /32 is an address of the device.
-alias_on() { ip -n "$1" -o addr show dev "$2" | grep -q " inet $3/32 "; }
+alias_on() { ip -n "$1" -o addr show dev "$2" | grep " inet $3/32 " >/dev/null; }
 
 lc_must a '{"op":"attach_container","handle":{"platform":"host_shared","id":"ctr-1"},"service":"web","join_global":false,"ephemeral":false}'
 ip1=$(lc_json "$LC_R" 'r["ip"]')
@@ -46,7 +46,7 @@ lc_check "$ip1 answers on node a itself" lc_ping "$n1" "$ip1"
 lc_check "$ip1 answers node b across the overlay" lc_ping "$n2" "$ip1" 3
 
 lc_must a '{"op":"detach_container","handle":{"platform":"host_shared","id":"ctr-1"}}'
-lc_check "detach removes the alias" bash -c "! ip -n $n1 -o addr show | grep -q ' inet $ip1/'"
+lc_check "detach removes the alias" bash -c "! ip -n $n1 -o addr show | grep ' inet $ip1/' >/dev/null"
 lc_check "node b's ping to $ip1 now fails" bash -c "! ip netns exec $n2 ping -n -q -c 1 -W 1 $ip1 >/dev/null"
 lc_check "a second detach of the same id is ok (idempotent)" \
   lc_req a '{"op":"detach_container","handle":{"platform":"host_shared","id":"ctr-1"}}'

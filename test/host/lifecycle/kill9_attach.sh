@@ -56,7 +56,7 @@ lc_log "c1's attach client saw: $(cat "$lc_work/c1-attach.out")"
 lc_log "left behind by the killed daemon:"
 ours "$node" | sed 's/^/#   /' >&2
 lc_check "the crash left the bridges and the daemon's iptables chains" \
-  bash -c "ip -n $node link show $old_bridge >/dev/null && ip netns exec $node iptables-save | grep -q ZLAYER"
+  bash -c "ip -n $node link show $old_bridge >/dev/null && ip netns exec $node iptables-save | grep ZLAYER >/dev/null"
 lc_check "and ip_forward=1" test "$(ip netns exec "$node" sysctl -n net.ipv4.ip_forward)" == 1
 
 # The restarted daemon knows nothing of web, old, c0 or c1.

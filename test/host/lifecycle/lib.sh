@@ -68,12 +68,15 @@ lc_dump_logs() {
 # -- setup and cleanup ---------------------------------------------------------
 
 lc_cleanup() {
-  local pid ns
+  local pid ns live
+  # Only processes this shell started and has not reaped yet: a pid that
+  # was already waited for may belong to someone else by now.
+  live=" $(jobs -p | tr '\n' ' ') "
   for pid in "${lc_pids[@]}"; do
-    kill -KILL "$pid" 2>/dev/null
+    [[ $live == *" $pid "* ]] && kill -KILL "$pid" 2>/dev/null
   done
   for pid in "${lc_pids[@]}"; do
-    wait "$pid" 2>/dev/null
+    [[ $live == *" $pid "* ]] && wait "$pid" 2>/dev/null
   done
   for ns in "${lc_netns[@]}"; do
     ip netns del "$ns" 2>/dev/null
@@ -134,8 +137,8 @@ lc_link() {
   ip -n "$b" link set "$ib" up
   local i
   for ((i = 0; i < 250; i++)); do
-    ip -n "$a" link show "$ia" | grep -q "state UP" \
-      && ip -n "$b" link show "$ib" | grep -q "state UP" && return 0
+    ip -n "$a" link show "$ia" | grep "state UP" >/dev/null \
+      && ip -n "$b" link show "$ib" | grep "state UP" >/dev/null && return 0
     sleep 0.02
   done
   lc_fatal "underlay $a<->$b did not come up"

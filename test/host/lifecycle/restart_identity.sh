@@ -23,7 +23,7 @@ status_identity() {
   lc_json "$LC_R" '" ".join(s["public_key"] + " " + str(s["listen_port"]) for s in r.get("dedicated_services", []) if s["service"] == "db")'
 }
 # listens PORT: a UDP socket of the node's namespace is bound to PORT.
-listens() { ip netns exec "$node" ss -Hlun "sport = :$1" | grep -q .; }
+listens() { ip netns exec "$node" ss -Hlun "sport = :$1" | grep . >/dev/null; }
 
 lc_daemon_start a "$node"
 lc_must a "$global"
@@ -40,7 +40,7 @@ lc_check "setup again in the same daemon: same identity (idempotent)" \
 # 1. In-band shutdown, then a new daemon on the same data dir.
 lc_must a '{"op":"shutdown"}'
 lc_daemon_wait a
-lc_check "after shutdown nothing listens on $port" bash -c "! ip netns exec $node ss -Hlun 'sport = :$port' | grep -q ."
+lc_check "after shutdown nothing listens on $port" bash -c "! ip netns exec $node ss -Hlun 'sport = :$port' | grep . >/dev/null"
 lc_daemon_start a "$node"
 lc_must a "$global"
 lc_must a "$setup_db"
