@@ -143,6 +143,19 @@ session to_corpus(session s, const corpus_options& opts) {
         x.pending = opts.pending_label;
       continue;
     }
+    // The reference lists peers and dedicated devices from hash maps (the
+    // device's peer table, the service transports): no order to compare.
+    for (const char* list : {"peers", "dedicated_services"}) {
+      if (result != "status" || !body["response"].contains(list)
+          || body["response"][list].size() < 2)
+        continue;
+      rule r;
+      r.path = {"response", list};
+      r.kind = rule_kind::unordered;
+      r.seqs = {x.seq};
+      if (auto j = rule_to_json(r); !has_rule(s.header.rules, j))
+        s.header.rules.push_back(std::move(j));
+    }
     if (result == "status" && body["response"].contains("peers")) {
       const auto& peers = body["response"]["peers"];
       for (std::size_t i = 0; i < peers.size(); ++i) {

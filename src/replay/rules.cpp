@@ -13,7 +13,7 @@ using net::unexpected;
 
 namespace {
 
-constexpr std::array<std::pair<rule_kind, std::string_view>, 8> kind_names{{
+constexpr std::array<std::pair<rule_kind, std::string_view>, 9> kind_names{{
   {rule_kind::exact, "exact"},
   {rule_kind::base64_32, "base64-32"},
   {rule_kind::hex_32, "hex-32"},
@@ -22,6 +22,7 @@ constexpr std::array<std::pair<rule_kind, std::string_view>, 8> kind_names{{
   {rule_kind::any_string, "any-string"},
   {rule_kind::ip, "ip"},
   {rule_kind::same_as, "same-as"},
+  {rule_kind::unordered, "unordered"},
 }};
 
 std::vector<std::string> split_path(const std::string& text) {
@@ -117,6 +118,9 @@ struct comparer {
     case rule_kind::exact:
       walk_exact(exp, got, path);
       break;
+    case rule_kind::unordered:
+      walk_unordered(exp, got, path);
+      break;
     case rule_kind::same_as: {
       auto c = captures.find(r.ref.value_or(""));
       if (c == captures.end())
@@ -135,6 +139,45 @@ struct comparer {
     }
     if (r.capture)
       captures[*r.capture] = captured{exp, got};
+  }
+
+  // Pairs each recorded element with an unused replayed one that matches
+  // it completely (tried on a copy of the captures, then walked for real
+  // so the captures are made); leftovers are reported in recorded order.
+  void walk_unordered(const json& exp, const json& got,
+                      const std::vector<std::string>& const_path) {
+    if (!exp.is_array() || !got.is_array()) {
+      walk_exact(exp, got, const_path);
+      return;
+    }
+    if (exp.size() != got.size()) {
+      add(const_path, "expected " + std::to_string(exp.size())
+                        + " elements (any order), got "
+                        + std::to_string(got.size()));
+      return;
+    }
+    auto path = const_path;
+    std::vector<bool> used(got.size(), false);
+    for (std::size_t i = 0; i < exp.size(); ++i) {
+      path.push_back(std::to_string(i));
+      std::optional<std::size_t> match;
+      for (std::size_t j = 0; j < got.size() && !match; ++j) {
+        if (used[j])
+          continue;
+        capture_map scratch = captures;
+        comparer trial{rules, scratch, {}};
+        trial.walk(exp[i], got[j], path);
+        if (trial.out.empty())
+          match = j;
+      }
+      if (match) {
+        used[*match] = true;
+        walk(exp[i], got[*match], path);
+      } else {
+        add(path, "no element matches " + short_text(exp[i]) + " (any order)");
+      }
+      path.pop_back();
+    }
   }
 
   void walk(const json& exp, const json& got, std::vector<std::string>& path) {
@@ -249,6 +292,7 @@ bool satisfies(rule_kind kind, const json& v) {
     return v.is_string() && is_ip(v.get<std::string>());
   case rule_kind::exact:
   case rule_kind::same_as:
+  case rule_kind::unordered:
     return false;
   }
   return false;
@@ -275,7 +319,7 @@ net::expected<std::vector<rule>> parse_rules(const json& j) {
     if (!kind)
       return unexpected{where + "unknown rule `" + k->get<std::string>()
                         + "` (exact, base64-32, hex-32, any-u64, any-i64, "
-                          "any-string, ip, same-as)"};
+                          "any-string, ip, same-as, unordered)"};
     r.kind = *kind;
     if (auto o = e.find("op"); o != e.end()) {
       if (!o->is_string())

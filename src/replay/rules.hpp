@@ -41,6 +41,10 @@ enum class rule_kind : std::uint8_t {
   any_string,
   ip,      ///< any IP address text
   same_as, ///< equal to the replayed value of capture `ref`
+  /// An array whose order carries no meaning (the reference builds it
+  /// from a hash map, e.g. status peers): the same elements in any order,
+  /// each compared under the rules of its recorded position.
+  unordered,
 };
 
 struct rule {

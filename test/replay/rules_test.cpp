@@ -128,3 +128,33 @@ TEST_CASE("bad rules are refused with the reason") {
   CHECK(bad(R"([{"path":"a","rule":"same-as"}])").find("ref")
         != std::string::npos);
 }
+
+TEST_CASE("an unordered array matches its elements in any order, no more") {
+  auto rs = rules_of(R"([{"path":"response.peers","rule":"unordered"},
+    {"path":"response.peers.1.public_key","rule":"hex-32"}])");
+  capture_map caps;
+  auto status = [](const std::string& first, const std::string& second) {
+    return R"({"response":{"peers":[)" + first + "," + second + "]}}";
+  };
+  std::string a = R"({"public_key":"aa","endpoint":"1.2.3.4:1"})";
+  std::string b_rec
+    = R"({"public_key":")" + std::string(64, '0') + R"(","endpoint":""})";
+  std::string b_run
+    = R"({"public_key":")" + std::string(64, 'f') + R"(","endpoint":""})";
+  // Swapped, and the element's rule follows it to its new place.
+  CHECK(
+    compare_bodies(status(a, b_rec), status(b_run, a), ptrs(rs), caps).empty());
+  CHECK(
+    compare_bodies(status(a, b_rec), status(a, b_run), ptrs(rs), caps).empty());
+  // A changed element, a duplicate, a missing one: all still differ.
+  std::string a2 = R"({"public_key":"aa","endpoint":"1.2.3.4:2"})";
+  CHECK(
+    compare_bodies(status(a, b_rec), status(b_run, a2), ptrs(rs), caps).size()
+    == 1);
+  CHECK_FALSE(
+    compare_bodies(status(a, b_rec), status(a, a), ptrs(rs), caps).empty());
+  CHECK_FALSE(compare_bodies(status(a, b_rec),
+                             R"({"response":{"peers":[)" + a + "]}}", ptrs(rs),
+                             caps)
+                .empty());
+}

@@ -55,7 +55,8 @@ trap cleanup EXIT
 session_processes() {
   python3 -c 'import json,sys
 h = json.loads(open(sys.argv[1]).readline())
-print("\n".join(str(p) for p in h.get("processes", [])))' "$1"
+for p in h.get("processes", []):
+    print(p)' "$1"
 }
 
 n=0
