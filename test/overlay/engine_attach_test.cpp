@@ -318,3 +318,25 @@ TEST_CASE("crash mid-attach: a fresh engine sweeps the veths, prunes the "
   t.eng->shutdown();
   CHECK(host_fingerprint(t.twin) == before);
 }
+
+TEST_CASE("a crashed daemon's successor restores the host's own ip_forward") {
+  twin_engine t;
+  auto& sysctls = t.twin.root().sysctls();
+  REQUIRE(sysctls.read("net.ipv4.ip_forward").value_or("?") == "0");
+  ready(t);
+  REQUIRE(t.twin.add_process(51));
+  ip_of(t.attach_pid(51, "web"));
+  CHECK(sysctls.read("net.ipv4.ip_forward").value_or("?") == "1");
+  CHECK(std::filesystem::exists(t.dir.path() / "overlayd-forwarding"));
+  // kill -9: nothing reverted, forwarding stays on.
+  t.twin.kill_process(51);
+  t.restart();
+  ready(t);
+  REQUIRE(t.twin.add_process(52));
+  ip_of(t.attach_pid(52, "web"));
+  t.detach_pid(52);
+  CHECK(std::holds_alternative<ipc::resp::ok>(t.eng->shutdown()));
+  // The value from before the first daemon, not the 1 the crash left.
+  CHECK(sysctls.read("net.ipv4.ip_forward").value_or("?") == "0");
+  CHECK_FALSE(std::filesystem::exists(t.dir.path() / "overlayd-forwarding"));
+}
