@@ -230,6 +230,9 @@ s.send(1, {"op": "remove_peer", "pubkey": PEER_B, "scope": {"scope": "global"}})
 s.send(1, {"op": "unregister_dns", "name": "never-registered.overlay"})
 s.send(1, detach({"platform": "linux_pid", "pid": 4242}))
 s.send(1, {"op": "teardown_service_overlay", "service": "web"})
+# A service left up: global teardown deletes its bridge from the host but
+# keeps the in-memory service maps (ipc.md 4.4), so it still counts.
+s.send(1, service("api", "auto"))
 s.send(1, STATUS)
 s.send(1, {"op": "teardown_global_overlay"})
 s.send(1, {"op": "teardown_global_overlay"})
