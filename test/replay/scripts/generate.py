@@ -192,6 +192,9 @@ s.send(1, {"op": "attach_container", "handle": {"platform": "windows_container",
            "container_id": "ctr-abc", "ip": "10.200.0.5"}, "service": "web",
            "join_global": False, "ephemeral": True, "isolation_network": "net-a"})
 s.send(1, STATUS)
+# Nothing is live for the agent, but every bridge still has members (and
+# the dedicated device is protected): the zero-member guard keeps them all.
+s.send(1, {"op": "prune_orphan_bridges", "live_bridge_names": []})
 for h in ({"platform": "linux_pid", "pid": 4243}, {"platform": "linux_pid", "pid": 4244},
           {"platform": "linux_pid", "pid": 9999}, {"platform": "guest_managed", "id": "vm-1"},
           {"platform": "guest_managed", "id": "vm-never"},
@@ -211,6 +214,10 @@ s.send(1, detach({"platform": "linux_pid", "pid": 4245}))
 s.send(1, attach_pid(4245, "cache"))
 for pid in (4242, 4245, 4246):
     s.send(1, detach({"platform": "linux_pid", "pid": pid}))
+# Now the web bridge and the dedicated service's bridge are empty: both
+# go (the dedicated device itself is protected), and their services stop
+# counting.
+s.send(1, {"op": "prune_orphan_bridges", "live_bridge_names": []})
 s.send(1, STATUS)
 s.save()
 
