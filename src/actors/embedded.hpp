@@ -50,6 +50,11 @@ struct engine_config {
   /// Where the real WireGuard devices serve their UAPI sockets (`wg show`
   /// looks in /var/run/wireguard); empty: no UAPI sockets.
   std::filesystem::path uapi_dir = "/var/run/wireguard";
+  /// Standalone NAT: tick every `stun_refresh_interval_secs` once the
+  /// global overlay exists, as ZLayer's daemon does by sending `nat_tick`.
+  /// (A `real` engine runs NAT traversal either way; a `twin` engine has
+  /// none and answers `nat_tick`/`nat_status` as the reference without it.)
+  bool nat_self_tick = false;
   /// Optional taps on the IPC byte stream, e.g. the replay recorder
   /// (`overlayd --record`): every received frame body, every write to a
   /// connection (whole length-prefixed frames), every connection gone.

@@ -18,6 +18,7 @@
 #include "actors/driver_worker.hpp"
 #include "actors/errors.hpp"
 #include "actors/ipc_server.hpp"
+#include "actors/nat_wiring.hpp"
 #include "actors/supervisor.hpp"
 #include "actors/system_config.hpp"
 #include "actors/transport.hpp"
@@ -191,8 +192,11 @@ net::expected<std::unique_ptr<engine>> engine::start(engine_config config) {
   auto pool = st->sys->spawn(driver_pool, host, pool_options);
   auto global
     = st->sys->spawn(transport, st->core.get(), std::string{"global"});
-  st->supervisor = st->sys->spawn(
-    supervisor, supervisor_children{st->core.get(), pool, global});
+  supervisor_children kids{st->core.get(), pool, global};
+  // NAT traversal needs real sockets and devices; the twin has neither.
+  if (config.backend == host_backend::real)
+    kids.nat = make_device_nat_wiring(*st->sys, *st->wg, config.nat_self_tick);
+  st->supervisor = st->sys->spawn(supervisor, std::move(kids));
   return std::make_unique<engine>(std::move(st));
 }
 

@@ -60,6 +60,13 @@ struct nat_ticker_state {
       opts.services.warn(m);
   }
 
+  void candidates_changed(const std::string& key) const {
+    if (!opts.peer_candidates_changed)
+      return;
+    const auto* c = engine().peer_candidates(key);
+    opts.peer_candidates_changed(key, c ? *c : std::vector<stun::candidate>{});
+  }
+
   stun::status tick() { return engine().tick(now(), opts.services, *opts.wg); }
 
   void poll() {
@@ -96,9 +103,11 @@ nat_ticker_actor::behavior_type nat_ticker(ticker_ptr self,
            std::vector<stun::candidate_wire>& wire) {
       auto& st = self->state;
       st.engine().set_peer_candidates(key, wire, st.now().unix_secs);
+      st.candidates_changed(key);
     },
     [self](atom::nat_rmpeer, std::string& key) {
       self->state.engine().remove_peer(key);
+      self->state.candidates_changed(key);
     },
     [self](atom::nat_tick) { return self->state.tick(); },
     [self](atom::nat_status) {

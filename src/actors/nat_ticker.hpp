@@ -60,6 +60,10 @@ struct nat_ticker_options {
   /// Traversal's clock; empty = system clock + steady clock. Tests pass
   /// one derived from the deterministic scheduler's clock.
   std::function<stun::traversal_time()> clock;
+  /// Told a peer's parsed candidates after each change (empty: forgotten),
+  /// e.g. so the device's relay path carries the peer's relay addresses.
+  std::function<void(const std::string&, const std::vector<stun::candidate>&)>
+    peer_candidates_changed;
   /// Spawn on a private thread (the daemon). Tests with scripted,
   /// non-blocking services turn it off to use the testing scheduler.
   bool detached = true;

@@ -15,7 +15,10 @@
 // - peer operations go to their scope's `transport`: the global one, or
 //   the dedicated service's own transport once its setup succeeded;
 // - `status`, DNS records and the scoped-resolver calls go to the global
-//   transport (they read the scopes, never the host).
+//   transport (they read the scopes, never the host);
+// - `nat_tick` and `nat_status` go to the `nat_ticker` (its own thread),
+//   which also hears of the NAT config and of global peers' candidates
+//   once the core has accepted them.
 // The core's own locks keep host work and scope work apart, so a peer
 // change is answered while a bridge is still being created.
 
@@ -27,7 +30,9 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/interfaces.hpp"
+#include "actors/nat_wiring.hpp"
 #include "actors/request_gate.hpp"
+#include "ipam/port_allocator.hpp"
 #include "ipc/messages.hpp"
 
 namespace overlayd::overlay {
@@ -45,6 +50,9 @@ struct supervisor_children {
   driver_pool_actor drivers;
   /// The cluster-wide scope; exists before its device does.
   transport_actor global_transport;
+  /// How to start NAT traversal; without it the core answers `nat_tick`
+  /// and `nat_status` as the reference without a NAT runtime.
+  nat_wiring nat;
 };
 
 struct supervisor_state {
@@ -72,6 +80,16 @@ struct supervisor_state {
   /// Set once `shutdown` has been answered; later requests are refused.
   bool shutting_down = false;
 
+  // -- NAT -------------------------------------------------------------------
+
+  /// Spawned on the first `nat_tick` (or, self-ticking, with the global
+  /// overlay); linked, so it ends with the supervisor.
+  nat_ticker_actor nat_ticker;
+  /// The WireGuard port the first tick gathers with: the last one
+  /// `setup_global_overlay` asked for (the reference's DEFAULT_WG_PORT
+  /// before that).
+  std::uint16_t overlay_port = ipam::default_wg_port;
+
   static inline const char* name = "overlayd.supervisor";
 
   /// Registers a request and starts it if its resource is free.
@@ -84,6 +102,11 @@ struct supervisor_state {
 private:
   void run(request_gate::ticket id);
 };
+
+/// The NAT ticker, spawned (configured with the core's NAT config and fed
+/// every known peer's candidates) if it does not exist yet.
+const nat_ticker_actor&
+ensure_nat_ticker(supervisor_actor::stateful_pointer<supervisor_state> self);
 
 /// Spawned with its children already running; links to them so that they
 /// share its fate.

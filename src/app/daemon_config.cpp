@@ -152,6 +152,18 @@ net::expected<daemon_config> parse_daemon_config(const std::string& text,
           }
           return "unknown key";
         });
+    } else if (section == "nat") {
+      res = each_key(
+        origin, section, *tbl,
+        [&](const std::string& k, const toml::node& v) -> std::string {
+          if (k == "self_tick") {
+            if (!v.is_boolean())
+              return "expected true or false";
+            cfg.nat_self_tick = *v.value<bool>();
+            return {};
+          }
+          return "unknown key";
+        });
     } else {
       return error{where(origin, node.source()) + ": unknown section ["
                    + section + "]"};

@@ -39,6 +39,8 @@ struct daemon_config {
   std::string record_file;
   /// `[replay] keep_secrets`: do not redact keys in the recording.
   bool record_secrets = false;
+  /// `[nat] self_tick`: tick NAT traversal without `nat_tick` requests.
+  bool nat_self_tick = false;
 };
 
 /// Whether `name` is a level `--log-level` and `[log] level` accept.

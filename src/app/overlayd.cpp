@@ -154,6 +154,7 @@ int main(int argc, char** argv) {
   engine_cfg.workers = cfg.workers;
   engine_cfg.driver_workers = cfg.driver_workers;
   engine_cfg.uapi_dir = cfg.uapi_dir;
+  engine_cfg.nat_self_tick = cfg.nat_self_tick;
   engine_cfg.backend = cfg.backend == "twin"
                          ? overlayd::actors::host_backend::twin
                          : overlayd::actors::host_backend::real;

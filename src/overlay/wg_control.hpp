@@ -6,12 +6,17 @@
 // `wg::device`s; the fake records calls so unit tests stay deterministic.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "ipc/messages.hpp"
 #include "net/expected.hpp"
+
+namespace overlayd::wg {
+class device;
+} // namespace overlayd::wg
 
 namespace overlayd::overlay {
 
@@ -32,6 +37,14 @@ struct wg_peer {
   std::string endpoint;   ///< socket address text; "0.0.0.0:0" = none
   std::vector<std::string> allowed_ips;
   std::uint16_t persistent_keepalive = 0;
+};
+
+/// Something that rides on one device (the NAT relay path): `close` ends
+/// every use of the device and runs before the device stops.
+class device_attachment {
+public:
+  virtual ~device_attachment() = default;
+  virtual void close() = 0;
 };
 
 /// Control of the WireGuard devices of one daemon. Thread-safe: peer calls
@@ -66,11 +79,36 @@ public:
                                  const std::string& public_key,
                                  const std::string& endpoint)
     = 0;
+  /// NAT traversal's endpoint change: points the peer at `endpoint` and
+  /// starts a fresh handshake toward it at once, so that a completed
+  /// handshake soon after proves the path (hole punching, relay, upgrade).
+  /// Controls without real devices just set the endpoint.
+  virtual wg_status punch(const std::string& ifname,
+                          const std::string& public_key,
+                          const std::string& endpoint) {
+    return set_endpoint(ifname, public_key, endpoint);
+  }
   /// The peers as `Status` reports them: hex keys (the UAPI dump's form),
   /// endpoint text ("" if unknown), comma-joined allowed IPs, last
   /// handshake seconds. Error for an unknown device.
   virtual net::expected<std::vector<ipc::peer_status>>
   peers(const std::string& ifname) const = 0;
+
+  /// Builds an attachment on the named device (under `tag`, replacing and
+  /// closing an earlier one with that tag). The control keeps it until
+  /// `detach` or until the device is destroyed, when it is closed before
+  /// the device stops. Controls without real devices cannot attach.
+  virtual wg_status
+  attach(const std::string& ifname, const std::string& tag,
+         const std::function<std::shared_ptr<device_attachment>(wg::device&)>&
+           make) {
+    (void)make;
+    (void)tag;
+    return net::unexpected<std::string>{"device " + ifname
+                                        + " takes no attachments"};
+  }
+  /// Closes and drops the attachment `tag` of every device.
+  virtual void detach(const std::string& tag) { (void)tag; }
 };
 
 /// A fresh key pair, base64: {private, public}.

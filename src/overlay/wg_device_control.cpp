@@ -1,5 +1,7 @@
 #include <map>
 #include <mutex>
+#include <utility>
+#include <vector>
 
 #include "overlay/wg_control.hpp"
 #include "wg/io/device.hpp"
@@ -34,6 +36,9 @@ public:
 
   ~device_wg_control() override {
     std::lock_guard guard{mu_};
+    for (auto& [key, a] : attachments_)
+      a->close();
+    attachments_.clear();
     for (auto& [name, dev] : devices_)
       dev->stop();
   }
@@ -61,6 +66,7 @@ public:
 
   void destroy_device(const std::string& ifname) override {
     std::unique_ptr<wg::device> dev;
+    std::vector<std::shared_ptr<device_attachment>> riders;
     {
       std::lock_guard guard{mu_};
       auto i = devices_.find(ifname);
@@ -68,8 +74,57 @@ public:
         return;
       dev = std::move(i->second);
       devices_.erase(i);
+      for (auto a = attachments_.begin(); a != attachments_.end();) {
+        if (a->first.first == ifname) {
+          riders.push_back(std::move(a->second));
+          a = attachments_.erase(a);
+        } else {
+          ++a;
+        }
+      }
     }
+    // Attachments stop using the device before it stops.
+    for (auto& a : riders)
+      a->close();
     dev->stop();
+  }
+
+  wg_status
+  attach(const std::string& ifname, const std::string& tag,
+         const std::function<std::shared_ptr<device_attachment>(wg::device&)>&
+           make) override {
+    std::shared_ptr<device_attachment> old;
+    {
+      std::lock_guard guard{mu_};
+      auto i = devices_.find(ifname);
+      if (i == devices_.end())
+        return fail("no device " + ifname);
+      auto made = make(*i->second);
+      if (!made)
+        return fail("nothing to attach to " + ifname);
+      auto& slot = attachments_[{ifname, tag}];
+      old = std::exchange(slot, std::move(made));
+    }
+    if (old)
+      old->close();
+    return {};
+  }
+
+  void detach(const std::string& tag) override {
+    std::vector<std::shared_ptr<device_attachment>> gone;
+    {
+      std::lock_guard guard{mu_};
+      for (auto a = attachments_.begin(); a != attachments_.end();) {
+        if (a->first.second == tag) {
+          gone.push_back(std::move(a->second));
+          a = attachments_.erase(a);
+        } else {
+          ++a;
+        }
+      }
+    }
+    for (auto& a : gone)
+      a->close();
   }
 
   bool has_device(const std::string& ifname) const override {
@@ -145,6 +200,49 @@ public:
     return from_io(dev->set_endpoint(*pub, *ep));
   }
 
+  wg_status punch(const std::string& ifname, const std::string& public_key,
+                  const std::string& endpoint) override {
+    auto* dev = find(ifname);
+    if (dev == nullptr)
+      return fail("no device " + ifname);
+    auto pub = wg::key::from_base64(public_key);
+    auto ep = wg::endpoint::parse(endpoint);
+    if (!pub || !ep)
+      return fail("invalid key or endpoint " + public_key + " " + endpoint);
+    auto st = dev->status_of(*pub);
+    if (!st)
+      return fail("no peer " + public_key + " on " + ifname);
+    // The device has no "initiate now" call: it starts a handshake when
+    // something is to be sent without a session, and then retransmits on
+    // its own 5 s schedule to wherever the endpoint points by then. A
+    // punch needs an initiation to this candidate now, so the peer is
+    // re-created with the same settings, without session or pending
+    // handshake (traffic to it is lost during the attempt either way: the
+    // endpoint moves to the candidate being tried).
+    if (auto r = dev->remove_peer(*pub); !r)
+      return fail(r.error().message);
+    wg::peer_config again;
+    again.public_key = *pub;
+    again.preshared_key = st->preshared_key;
+    again.allowed_ips = st->allowed_ips;
+    if (auto r = dev->add_or_update_peer(again); !r)
+      return fail(r.error().message);
+    if (auto r = dev->set_endpoint(*pub, *ep); !r)
+      return fail(r.error().message);
+    // A changed keepalive interval sends one keepalive now; without a
+    // session that keepalive starts the handshake. Peers without a
+    // keepalive get one of 25 s (ZLayer's own setting for mesh peers).
+    std::uint16_t keepalive
+      = st->persistent_keepalive > 0 ? st->persistent_keepalive : 25;
+    wg::peer_config off, on;
+    off.public_key = on.public_key = *pub;
+    off.persistent_keepalive = 0;
+    on.persistent_keepalive = keepalive;
+    if (auto r = dev->add_or_update_peer(off); !r)
+      return fail(r.error().message);
+    return from_io(dev->add_or_update_peer(on));
+  }
+
   net::expected<std::vector<ipc::peer_status>>
   peers(const std::string& ifname) const override {
     auto* dev = find(ifname);
@@ -195,6 +293,10 @@ private:
   std::string uapi_dir_;
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<wg::device>> devices_;
+  /// (ifname, tag) -> attachment; closed before its device stops.
+  std::map<std::pair<std::string, std::string>,
+           std::shared_ptr<device_attachment>>
+    attachments_;
 };
 
 } // namespace

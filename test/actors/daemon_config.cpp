@@ -17,6 +17,16 @@ TEST_CASE("the shipped config parses to the defaults") {
   CHECK(cfg->socket.empty());
   CHECK(cfg->workers == 0);
   CHECK(cfg->log_level == "info");
+  CHECK_FALSE(cfg->nat_self_tick);
+}
+
+TEST_CASE("[nat] self_tick turns the standalone ticker on") {
+  auto cfg = parse_daemon_config("[nat]\nself_tick = true\n", "n.toml");
+  REQUIRE(cfg);
+  CHECK(cfg->nat_self_tick);
+  CHECK(parse_daemon_config("[nat]\nself_tick = 1\n", "n.toml").error()
+        == "n.toml:2:13: nat.self_tick: expected true or false");
+  CHECK_FALSE(parse_daemon_config("[nat]\nticks = true\n", "n.toml"));
 }
 
 TEST_CASE("every key is read") {

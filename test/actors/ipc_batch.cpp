@@ -61,9 +61,9 @@ struct batch_fixture : test::deterministic_fixture {
     = sys.spawn(test::held_pool, &host.twin.root(), std::set<std::string>{"*"});
   actors::transport_actor transport
     = sys.spawn(actors::transport, host.core.get(), std::string{"global"});
-  actors::supervisor_actor sup
-    = sys.spawn(actors::supervisor,
-                actors::supervisor_children{host.core.get(), pool, transport});
+  actors::supervisor_actor sup = sys.spawn(
+    actors::supervisor,
+    actors::supervisor_children{host.core.get(), pool, transport, {}});
   std::shared_ptr<id_sink> sink = std::make_shared<id_sink>();
   actors::ipc_server_actor server = sys.spawn(
     actors::ipc_server, sup, std::shared_ptr<actors::frame_sink>{sink});

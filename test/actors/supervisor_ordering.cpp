@@ -82,9 +82,9 @@ struct ordering_fixture : test::deterministic_fixture {
                                          std::set<std::string>{"service:slow"});
   actors::transport_actor transport
     = sys.spawn(actors::transport, host.core.get(), std::string{"global"});
-  actors::supervisor_actor sup
-    = sys.spawn(actors::supervisor,
-                actors::supervisor_children{host.core.get(), pool, transport});
+  actors::supervisor_actor sup = sys.spawn(
+    actors::supervisor,
+    actors::supervisor_children{host.core.get(), pool, transport, {}});
   std::shared_ptr<recording_sink> sink = std::make_shared<recording_sink>();
   actors::ipc_server_actor server = sys.spawn(
     actors::ipc_server, sup, std::shared_ptr<actors::frame_sink>{sink});
