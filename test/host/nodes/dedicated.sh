@@ -61,6 +61,21 @@ rx=$(ip netns exec "${ND_NS[a]}" cat "/sys/class/net/${ddev[a]}/statistics/rx_pa
 [[ $rx -gt 0 ]] || nd_fail "node a's dedicated device received nothing"
 nd_ok "node a's ${ddev[a]} received $rx packets"
 
+nd_step "allowed IPs added to a service peer are routed, removed ones unrouted"
+svc_scope='{"scope":"service","service":"db"}'
+nd_ctl a "{\"op\":\"add_allowed_ip\",\"pubkey\":\"${dkey[b]}\",\"cidr\":\"10.250.7.0/24\",\"scope\":$svc_scope}"
+ip -n "${ND_NS[a]}" route show dev "${ddev[a]}" | grep -q '^10.250.7.0/24' \
+  || nd_fail "10.250.7.0/24 is not routed onto ${ddev[a]}"
+nd_ctl a "{\"op\":\"remove_allowed_ip\",\"pubkey\":\"${dkey[b]}\",\"cidr\":\"10.250.7.0/24\",\"scope\":$svc_scope}"
+if ip -n "${ND_NS[a]}" route show dev "${ddev[a]}" | grep -q '^10.250.7.0/24'; then
+  nd_fail "10.250.7.0/24 stayed routed after remove_allowed_ip"
+fi
+# The node's own service subnet stays on its bridge, whatever a peer claims.
+nd_ctl a "{\"op\":\"add_allowed_ip\",\"pubkey\":\"${dkey[b]}\",\"cidr\":\"${dsubnet[a]}\",\"scope\":$svc_scope}"
+[[ $(ip -n "${ND_NS[a]}" route get "$ipa") != *"dev ${ddev[a]} "* ]] \
+  || nd_fail "node a's own container $ipa got routed into ${ddev[a]}"
+nd_ok "routes follow the service peer's allowed IPs"
+
 nd_step "removing the service peer takes its route; teardown and shutdown"
 nd_ctl a "{\"op\":\"remove_peer\",\"pubkey\":\"${dkey[b]}\",\"scope\":{\"scope\":\"service\",\"service\":\"db\"}}"
 if ip -n "${ND_NS[a]}" route show dev "${ddev[a]}" | grep -q "${dsubnet[b]}"; then
