@@ -129,6 +129,11 @@ nd_start_daemon() {
 backend = "real"
 driver_workers = 3
 uapi_dir = "$dir/wg"
+
+[nat]
+# No NAT ticks (none are sent either): the nodes share an underlay, and
+# nothing here may reach the public STUN servers of the default config.
+self_tick = false
 EOF
   ND_DIR[$node]=$dir
   ND_SOCK[$node]=$dir/overlayd.sock
