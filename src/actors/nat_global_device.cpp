@@ -208,6 +208,18 @@ nat_global_device::last_handshake(const std::string& pubkey) {
   auto p = find_peer(pubkey, error);
   if (!p)
     return out::failure(error);
+  if (auto ep = stun::udp_endpoint::parse(p->endpoint)) {
+    std::lock_guard guard{mu_};
+    if (path_)
+      path_->with([&](stun::relay_path& rp) {
+        if (rp.claims(*ep)) {
+          auto c = rp.counters();
+          spdlog::debug("NAT: relay path to {}: {} sent, {} received, {} "
+                        "dropped",
+                        ep->to_string(), c.sent, c.received, c.dropped);
+        }
+      });
+  }
   return out(static_cast<std::uint64_t>(
     std::max<std::int64_t>(0, p->last_handshake_unix_secs)));
 }

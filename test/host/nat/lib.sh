@@ -98,9 +98,6 @@ nt_router() {
   ip -n "${NT_NS[$r]}" addr add "192.168.$n.1/24" dev br0
   ip -n "${NT_NS[$r]}" link set br0 up
   nt_in "$r" sysctl -qw net.ipv4.ip_forward=1
-  # Stale NAT mappings must not outlive a test's change of NAT type.
-  nt_in "$r" sysctl -qw net.netfilter.nf_conntrack_udp_timeout=2 2>/dev/null || true
-  nt_in "$r" sysctl -qw net.netfilter.nf_conntrack_udp_timeout_stream=2 2>/dev/null || true
   nt_in "$r" iptables -P FORWARD DROP
   nt_in "$r" iptables -A FORWARD -i br0 -o wan -j ACCEPT
   nt_in "$r" iptables -A FORWARD -i br0 -o br0 -j ACCEPT
@@ -121,6 +118,27 @@ nt_nat_mode() {
   else
     nt_in "$r" iptables -t nat -A POSTROUTING -o wan -j MASQUERADE
   fi
+}
+
+# nt_forget_mappings ROUTER...: the routers drop every connection-tracking
+# entry (as after a reboot), so that a change of NAT type applies to every
+# flow, not only to new ones. One ctnetlink IPCTNL_MSG_CT_DELETE without
+# attributes flushes the IPv4 table (there is no conntrack tool here).
+nt_forget_mappings() {
+  local r
+  for r in "$@"; do
+    nt_in "$r" python3 -c '
+import socket, struct
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)  # NETLINK_NETFILTER
+msg_type = (1 << 8) | 2              # NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_DELETE
+nfgen = struct.pack("BBH", socket.AF_INET, 0, 0)
+hdr = struct.pack("=IHHII", 16 + len(nfgen), msg_type, 0x1 | 0x4, 1, 0)  # REQUEST|ACK
+s.send(hdr + nfgen)
+ack = s.recv(4096)
+err = struct.unpack("=i", ack[16:20])[0]
+raise SystemExit(0 if err == 0 else "conntrack flush failed: %d" % err)
+' || nt_fail "flushing the connection tracking of $r"
+  done
 }
 
 nt_coturn() {
@@ -164,7 +182,7 @@ nt_daemon() {
   NT_DIR[$node]=$dir
   NT_SOCK[$node]=$dir/overlayd.sock
   nt_in "$node" "$OVERLAYD" --config "$dir/overlayd.toml" --data-dir "$dir" \
-    --socket "${NT_SOCK[$node]}" --log-level info >"$dir/overlayd.log" 2>&1 &
+    --socket "${NT_SOCK[$node]}" --log-level "${NT_LOG_LEVEL:-info}" >"$dir/overlayd.log" 2>&1 &
   NT_DAEMON[$node]=$!
   NT_NODES+=("$node")
   local i

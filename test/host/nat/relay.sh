@@ -49,8 +49,7 @@ echo "  a reaches b through the relay at $sessions"
 nt_say "(c) routers back to port-preserving NAT; later ticks upgrade"
 nt_nat_mode ra preserving
 nt_nat_mode rb preserving
-# Let the routers' stale random mappings expire (udp timeout 2 s).
-sleep 3
+nt_forget_mappings ra rb
 upgraded=0
 for round in 1 2 3 4 5 6; do
   nt_tick a &
