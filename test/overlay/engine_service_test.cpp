@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <doctest/doctest.h>
+
 #include <future>
+#include <set>
 
 #include "ipam/bridge_pool.hpp"
 #include "ipam/network_state.hpp"
@@ -230,4 +232,52 @@ TEST_CASE("dedicated: the bridge alone routes the local subnet; a dedicated "
         == std::vector<std::string>{cfg.overlay_ip.to_string() + "/32"});
   t.eng->detach_container({ipc::guest_managed_handle{"vm"}});
   CHECK(routes_on("zl-dep-i0-db-d").empty());
+}
+
+TEST_CASE("dedicated: a service peer's allowed IPs are routed onto the "
+          "dedicated device, never the node's own subnet") {
+  twin_engine t;
+  REQUIRE(std::holds_alternative<ipc::resp::bridge_name>(t.setup_global()));
+  auto info = info_of(t.setup_service("db", overlay_mode::dedicated));
+  REQUIRE(info.subnet);
+  auto routes_on_device = [&t] {
+    std::set<std::string> out;
+    auto routes = t.twin.root().links().list_routes();
+    REQUIRE(routes);
+    for (auto& r : *routes)
+      if (r.device == "zl-dep-i0-db-d")
+        out.insert(r.destination.to_string() + "/"
+                   + std::to_string(int{r.destination_len}));
+    return out;
+  };
+  auto before = routes_on_device();
+  auto scope = ipc::peer_scope::of_service("db");
+  auto a = wg::key::generate_private().public_from_private().to_base64();
+  auto b = wg::key::generate_private().public_from_private().to_base64();
+  // Own subnet, a default route and the other family are never routed.
+  REQUIRE(std::holds_alternative<ipc::resp::ok>(
+    t.eng->add_peer({{a,
+                      "192.0.2.9:51421",
+                      "10.200.50.0/26," + *info.subnet + ",0.0.0.0/0,fd00::/64",
+                      0,
+                      {}},
+                     scope})));
+  auto with_a = routes_on_device();
+  CHECK(with_a.size() == before.size() + 1);
+  CHECK(with_a.contains("10.200.50.0/26"));
+  // Two peers may claim one CIDR: it stays until the last one goes.
+  REQUIRE(std::holds_alternative<ipc::resp::ok>(t.eng->add_peer(
+    {{b, "192.0.2.10:51421", "10.200.50.0/26", 0, {}}, scope})));
+  REQUIRE(std::holds_alternative<ipc::resp::ok>(
+    t.eng->add_allowed_ip({b, "10.200.60.0/26", scope})));
+  CHECK(routes_on_device().contains("10.200.60.0/26"));
+  REQUIRE(
+    std::holds_alternative<ipc::resp::ok>(t.eng->remove_peer({a, scope})));
+  CHECK(routes_on_device().contains("10.200.50.0/26"));
+  REQUIRE(std::holds_alternative<ipc::resp::ok>(
+    t.eng->remove_allowed_ip({b, "10.200.60.0/26", scope})));
+  CHECK_FALSE(routes_on_device().contains("10.200.60.0/26"));
+  REQUIRE(
+    std::holds_alternative<ipc::resp::ok>(t.eng->remove_peer({b, scope})));
+  CHECK(routes_on_device() == before);
 }
