@@ -4,6 +4,20 @@
 // the first `nat_tick`, or when the global overlay is set up in standalone
 // self-tick mode) through a `nat_wiring`, so that the port and config the
 // reference's first tick would see are the ones it starts with.
+//
+// What the real wiring puts together (design §3):
+// - `stun::nat_runtime` does the blocking work (STUN, gathering, relay
+//   clients and their refreshes) on the ticker's own thread (detached).
+// - The relay SERVER is the `relay_server` actor's, not the runtime's
+//   built-in one: the first tick asks the actor to start it, and the
+//   actor owns its sockets and sessions until it exits (it is stopped
+//   when the ticker goes). nat_runtime's own server is never started.
+// - Traversal drives the global device through `nat_global_device`, which
+//   finds the device by name (it may come and go with setup/teardown) and
+//   attaches the relay path (stun::relay_path) to it as a device
+//   attachment: the control closes it before the device stops, the ticker
+//   before the runtime goes. Endpoint changes are punches: the peer is
+//   re-created so that an initiation leaves for the candidate at once.
 
 #include <cstdint>
 #include <functional>
