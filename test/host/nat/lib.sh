@@ -236,7 +236,7 @@ nt_global() {
 nt_relay_node() {
   NT_NS[relay]=${NT_NS[pub]}
   nt_daemon relay
-  nt_ctl relay "{\"op\":\"setup_global_overlay\",\"deployment\":\"nat\",\"instance_id\":\"relay\",\"cluster_cidr\":\"10.200.0.0/16\",\"slice_cidr\":\"10.200.0.32/28\",\"wg_port\":51830,\"nat\":{\"enabled\":true,\"stun_servers\":[\"$NT_STUN\"],\"relay_server\":{\"listen_port\":3479,\"external_addr\":\"$NT_RELAY\",\"max_sessions\":10,\"auth_credential\":\"$NT_SECRET\"}}}" \
+  nt_ctl relay "{\"op\":\"setup_global_overlay\",\"deployment\":\"nat\",\"instance_id\":\"relay\",\"cluster_cidr\":\"10.200.0.0/16\",\"slice_cidr\":\"10.200.0.32/28\",\"wg_port\":51830,\"nat\":{\"enabled\":true,\"stun_servers\":[\"$NT_STUN\"],\"relay_server\":{\"listen_port\":3479,\"external_addr\":\"$NT_RELAY\",\"max_sessions\":${NT_RELAY_MAX_SESSIONS:-10},\"auth_credential\":\"$NT_SECRET\"}}}" \
     || nt_fail "global overlay of the relay node"
   nt_ctl relay '{"op":"nat_tick"}' || nt_fail "first tick of the relay node"
   nt_in pub ss -lun | grep -q ":3479" || nt_fail "the relay server does not listen on :3479"
