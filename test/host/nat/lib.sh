@@ -291,6 +291,21 @@ nt_ping() {
     || nt_fail "$1 loses packets to $2"
 }
 
+# nt_shutdown NODE: the in-band shutdown; the daemon (its NAT ticker, relay
+# clients and relay path included) must exit 0 within 5 s.
+nt_shutdown() {
+  local pid=${NT_DAEMON[$1]} i
+  nt_ctl "$1" '{"op":"shutdown"}' || nt_fail "shutdown of $1"
+  for i in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -0 "$pid" 2>/dev/null && nt_fail "overlayd of $1 still runs 5 s after shutdown"
+  wait "$pid" || nt_fail "overlayd of $1 exited with status $?"
+  unset "NT_DAEMON[$1]"
+  echo "  overlayd of $1 exited 0"
+}
+
 nt_diagnose() {
   local node
   for node in "${NT_NODES[@]}"; do

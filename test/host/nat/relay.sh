@@ -70,4 +70,9 @@ nt_ping a b
 nt_ping b a
 remote=$("$OVERLAYCTL" --socket "${NT_SOCK[a]}" raw '{"op":"nat_status"}' | jq -r '.peers[0].remote_endpoint')
 [[ $remote == 100.64.2.2:51820 ]] || nt_fail "a's endpoint for b after the upgrade is $remote"
+
+nt_say "every daemon shuts down cleanly with NAT running"
+nt_shutdown a
+nt_shutdown b
+nt_shutdown relay
 nt_say "ok"
