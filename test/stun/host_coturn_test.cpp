@@ -15,40 +15,16 @@
 #include <unistd.h>
 #include <vector>
 
+#include "nat_topology.hpp"
 #include "stun/stun_client.hpp"
 
 extern char** environ;
 
 using namespace overlayd::stun;
 using namespace std::chrono_literals;
+using overlayd::test::run;
 
 namespace {
-
-int run(const std::vector<std::string>& argv, pid_t* child = nullptr,
-        const std::string& log = {}) {
-  std::vector<char*> args;
-  for (const auto& a : argv)
-    args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  std::string out = log.empty() ? "/dev/null" : log;
-  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0)
-    return -1;
-  if (child) {
-    *child = pid;
-    return 0;
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 // A namespace with loopback up and coturn in STUN-only mode; everything is
 // removed on destruction, even when a check failed.
