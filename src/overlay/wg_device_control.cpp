@@ -219,28 +219,25 @@ public:
     // re-created with the same settings, without session or pending
     // handshake (traffic to it is lost during the attempt either way: the
     // endpoint moves to the candidate being tried).
+    // Re-created in one step with its endpoint and keepalive: a packet
+    // arriving in between must not start a handshake toward no endpoint,
+    // which would hold the next initiation back for 5 s. A new keepalive
+    // interval sends one keepalive now, and without a session that starts
+    // the handshake. Peers without a keepalive get ZLayer's 25 s.
     if (auto r = dev->remove_peer(*pub); !r)
       return fail(r.error().message);
     wg::peer_config again;
     again.public_key = *pub;
     again.preshared_key = st->preshared_key;
     again.allowed_ips = st->allowed_ips;
+    again.endpoint = *ep;
+    again.persistent_keepalive
+      = st->persistent_keepalive > 0 ? st->persistent_keepalive : 25;
     if (auto r = dev->add_or_update_peer(again); !r)
       return fail(r.error().message);
-    if (auto r = dev->set_endpoint(*pub, *ep); !r)
-      return fail(r.error().message);
-    // A changed keepalive interval sends one keepalive now; without a
-    // session that keepalive starts the handshake. Peers without a
-    // keepalive get one of 25 s (ZLayer's own setting for mesh peers).
-    std::uint16_t keepalive
-      = st->persistent_keepalive > 0 ? st->persistent_keepalive : 25;
-    wg::peer_config off, on;
-    off.public_key = on.public_key = *pub;
-    off.persistent_keepalive = 0;
-    on.persistent_keepalive = keepalive;
-    if (auto r = dev->add_or_update_peer(off); !r)
-      return fail(r.error().message);
-    return from_io(dev->add_or_update_peer(on));
+    // Setting the same endpoint again wakes the device's timer, so the
+    // keepalive leaves now rather than at the next timer round.
+    return from_io(dev->set_endpoint(*pub, *ep));
   }
 
   net::expected<std::vector<ipc::peer_status>>
