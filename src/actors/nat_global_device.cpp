@@ -1,6 +1,8 @@
 #include "actors/nat_global_device.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -12,6 +14,10 @@ namespace {
 
 // The attachment's tag on the device (one relay path per device).
 constexpr const char* relay_tag = "nat-relay-path";
+
+// How long the node with the greater key waits before its punch: more
+// than a round trip through a relay, far less than a punch timeout.
+constexpr std::chrono::milliseconds punch_stagger{250};
 
 } // namespace
 
@@ -182,6 +188,14 @@ stun::status nat_global_device::set_endpoint(const std::string& pubkey,
         }
       });
   }
+  // Two nodes punch toward each other at the same moment (their ticks are
+  // simultaneous). Initiations that cross both arrive, each side drops its
+  // own pending handshake for the other's (as WireGuard does), and both
+  // then hold a responder session nobody confirms until the 5 s
+  // retransmit. So one side, the one with the greater key (both agree on
+  // which), lets the other's initiation go first.
+  if (wg_.public_key(*name) > pubkey)
+    std::this_thread::sleep_for(punch_stagger);
   auto st = wg_.punch(*name, pubkey, ep.to_string());
   if (!st)
     return stun::status::failure(st.error());
