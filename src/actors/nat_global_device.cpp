@@ -209,9 +209,12 @@ nat_global_device::endpoint(const std::string& pubkey) {
   auto p = find_peer(pubkey, error);
   if (!p)
     return out::failure(error);
-  if (p->endpoint.empty())
+  // A peer added without a usable endpoint (a guest's "0.0.0.0:0", as the
+  // device dump prints it) has none to restore or report.
+  auto ep = stun::udp_endpoint::parse(p->endpoint);
+  if (!ep || ep->port == 0)
     return out(std::optional<stun::udp_endpoint>{});
-  return out(stun::udp_endpoint::parse(p->endpoint));
+  return out(std::move(ep));
 }
 
 stun::result<std::uint64_t>

@@ -101,7 +101,7 @@ wg_status fake_wg_control::add_allowed_ip(const std::string& ifname,
     return fail("no device " + ifname);
   auto p = i->second.peers.find(public_key);
   if (p == i->second.peers.end())
-    return fail("unknown peer " + public_key);
+    return fail(unknown_peer_for_allowed_ip(cidr, public_key));
   auto& a = p->second.allowed_ips;
   if (std::find(a.begin(), a.end(), cidr) == a.end())
     a.push_back(cidr);
@@ -118,7 +118,7 @@ wg_status fake_wg_control::remove_allowed_ip(const std::string& ifname,
     return fail("no device " + ifname);
   auto p = i->second.peers.find(public_key);
   if (p == i->second.peers.end())
-    return fail("unknown peer " + public_key);
+    return {}; // nothing to remove (dataplane.md §3.6)
   auto& a = p->second.allowed_ips;
   a.erase(std::remove(a.begin(), a.end(), cidr), a.end());
   return {};
@@ -149,7 +149,7 @@ fake_wg_control::peers(const std::string& ifname) const {
   for (auto& [key, p] : i->second.peers) {
     ipc::peer_status st;
     st.public_key = wg::key::from_base64(key)->to_hex();
-    st.endpoint = p.endpoint == "0.0.0.0:0" ? std::string{} : p.endpoint;
+    st.endpoint = p.endpoint;
     for (auto& a : p.allowed_ips)
       st.allowed_ips += (st.allowed_ips.empty() ? "" : ",") + a;
     out.push_back(std::move(st));

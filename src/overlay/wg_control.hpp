@@ -111,6 +111,13 @@ public:
   virtual void detach(const std::string& tag) { (void)tag; }
 };
 
+/// The reference's refusal of `add_allowed_ip` for a peer the device does
+/// not have (both implementations answer it word for word).
+inline std::string unknown_peer_for_allowed_ip(const std::string& cidr,
+                                               const std::string& public_key) {
+  return "cannot add allowed_ip " + cidr + " to unknown peer " + public_key;
+}
+
 /// A fresh key pair, base64: {private, public}.
 std::pair<std::string, std::string> generate_key_pair();
 

@@ -249,8 +249,11 @@ public:
     for (auto& st : dev->status()) {
       ipc::peer_status p;
       p.public_key = st.public_key.to_hex();
-      if (st.endpoint)
-        p.endpoint = st.endpoint->to_string();
+      // Every peer the engine adds has an endpoint; one the device holds
+      // none for was added with the unspecified address (a guest), which a
+      // UAPI dump prints back as it was set (dataplane.md §3.6).
+      p.endpoint
+        = st.endpoint ? st.endpoint->to_string() : std::string{"0.0.0.0:0"};
       for (auto& a : st.allowed_ips) {
         if (!p.allowed_ips.empty())
           p.allowed_ips += ",";
@@ -283,6 +286,13 @@ private:
     auto a = wg::allowed_ip::parse(cidr);
     if (!a)
       return fail("invalid CIDR " + cidr);
+    if (!dev->status_of(*pub)) {
+      // The reference refuses to add to an unknown peer and treats a
+      // removal from one as done (dataplane.md §3.6).
+      if (add)
+        return fail(unknown_peer_for_allowed_ip(cidr, public_key));
+      return {};
+    }
     return add ? from_io(dev->add_allowed_ip(*pub, *a))
                : from_io(dev->remove_allowed_ip(*pub, *a));
   }

@@ -313,14 +313,12 @@ s.raw(6, '{"frame":"request","id":1,"request":{"op":"status"}} trailing')
 s.send(7, STATUS)
 s.save()
 
-# -- known gaps -------------------------------------------------------------------
-# Exchanges where our engine answers unlike the reference. Each states the
-# reference's answer (`reference=`), which the entry then expects, so the
-# meson test `replay-known-gaps` fails today (it is registered as
-# should_fail) and starts "passing unexpectedly" once the engine is fixed:
-# then move the exchanges into the session they belong to.
-s = Script("known_gaps", "answers that differ from the reference server's "
-           "(expected here: the reference's)")
+# -- peer edges -------------------------------------------------------------------
+# Exchanges where our engine once answered unlike the reference. Each states
+# the reference's answer (`reference=`), which the entry then expects.
+s = Script("peer_edges", "allowed IPs for a peer the device does not have, "
+           "and a guest peer's unspecified endpoint in status, as the "
+           "reference answers them")
 start_node(s)
 # dataplane.md 3.6: add_allowed_ip on a peer the device does not have is
 # an error naming the CIDR; remove_allowed_ip on one is a no-op (ok).
