@@ -17,6 +17,9 @@
 # Needs: root, iproute2, iptables, ping, coturn (turnserver), jq, and the
 # OVERLAYD / OVERLAYCTL binaries.
 
+# shellcheck source=../common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
+
 nt_say() { printf '== %s\n' "$*"; }
 nt_fail() {
   printf 'FAIL: %s\n' "$*" >&2
@@ -185,15 +188,7 @@ nt_daemon() {
     --socket "${NT_SOCK[$node]}" --log-level "${NT_LOG_LEVEL:-info}" >"$dir/overlayd.log" 2>&1 &
   NT_DAEMON[$node]=$!
   NT_NODES+=("$node")
-  local i
-  for i in $(seq 100); do
-    if [[ -S ${NT_SOCK[$node]} ]] \
-      && "$OVERLAYCTL" --socket "${NT_SOCK[$node]}" status >/dev/null 2>&1; then
-      return 0
-    fi
-    kill -0 "${NT_DAEMON[$node]}" 2>/dev/null || break
-    sleep 0.05
-  done
+  wait_for_overlayd "${NT_SOCK[$node]}" "${NT_DAEMON[$node]}" && return 0
   cat "$dir/overlayd.log" >&2
   nt_fail "overlayd of $node did not come up"
 }

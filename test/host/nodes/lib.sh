@@ -16,6 +16,9 @@
 # Needs: OVERLAYD and OVERLAYCTL (paths of the binaries), root, iproute2,
 # iptables, ping.
 
+# shellcheck source=../common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
+
 # -- output -------------------------------------------------------------------
 
 if [[ -t 1 ]]; then
@@ -144,15 +147,7 @@ EOF
     >"$dir/overlayd.log" 2>&1 &
   ND_DAEMON[$node]=$!
   ND_NODES+=("$node")
-  local i
-  for i in $(seq 100); do
-    if [[ -S ${ND_SOCK[$node]} ]] \
-      && "$OVERLAYCTL" --socket "${ND_SOCK[$node]}" status >/dev/null 2>&1; then
-      return 0
-    fi
-    kill -0 "${ND_DAEMON[$node]}" 2>/dev/null || break
-    sleep 0.05
-  done
+  wait_for_overlayd "${ND_SOCK[$node]}" "${ND_DAEMON[$node]}" && return 0
   cat "$dir/overlayd.log" >&2
   nd_fail "overlayd of node $node did not come up"
 }

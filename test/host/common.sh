@@ -1,0 +1,16 @@
+# Shared by the whole-daemon host tests (sourced by each group's lib.sh).
+# Needs OVERLAYCTL to point at the overlayctl binary.
+
+# wait_for_overlayd SOCKET PID: true once the daemon PID answers `status`
+# on SOCKET (up to 5 s); false at once if the daemon died.
+wait_for_overlayd() {
+  local sock=$1 pid=$2 i
+  for i in $(seq 100); do
+    if [[ -S $sock ]] && "$OVERLAYCTL" --socket "$sock" status >/dev/null 2>&1; then
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
