@@ -1,7 +1,10 @@
 // overlayd: the per-node overlay daemon. Reads the config, picks the data
 // directory and socket by ZLayer's rules, starts the engine and serves the
 // IPC until an in-band `shutdown`, SIGINT or SIGTERM (the reference ignores
-// SIGTERM, which makes `systemctl stop` a kill; here both stop gracefully).
+// SIGTERM, which makes `systemctl stop` a kill; here both stop the daemon
+// cleanly). A signal stops the daemon's own threads and devices but leaves
+// the host plumbing (bridges, veths, rules) for the next start to adopt: a
+// restart must not cut running containers off. `shutdown` reverts it all.
 
 #include <csignal>
 #include <cstdio>
