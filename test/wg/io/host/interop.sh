@@ -45,11 +45,20 @@ check "transfer counters are reported" bash -c \
 
 # Reconfiguration under load: B changes its listen port and A churns
 # allowed IPs while a transfer runs; A follows B's new port by roaming.
+# A can only learn the new port from a packet B sends from it. Our device
+# announces a port change with a keepalive; wireguard-go sends nothing, and
+# if B has nothing left to acknowledge when it rebinds, A's data keeps going
+# to the old port and the stream stalls. So a wireguard-go B speaks once
+# after each change, as a peer with traffic of its own would; our device
+# as B must manage on its own announcement.
 churn() {
   local i
   sleep 0.5
   for i in 1 2 3 4; do
     in_b wg set "$IF_B" listen-port $((PORT_B + 100 + i))
+    if [[ $(basename "$IMPL_B") == wireguard-go ]]; then
+      in_b ping -c 1 -W 1 "$IN_A4" >/dev/null 2>&1 || true
+    fi
     in_a wg set "$IF_A" peer "$PUB_B" allowed-ips "$IN_B4/32,$IN_B6/128,10.250.$i.0/24"
     sleep 0.4
   done
