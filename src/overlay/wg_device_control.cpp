@@ -74,14 +74,8 @@ public:
         return;
       dev = std::move(i->second);
       devices_.erase(i);
-      for (auto a = attachments_.begin(); a != attachments_.end();) {
-        if (a->first.first == ifname) {
-          riders.push_back(std::move(a->second));
-          a = attachments_.erase(a);
-        } else {
-          ++a;
-        }
-      }
+      riders = take_attachments_locked(
+        [&](const auto& slot) { return slot.first == ifname; });
     }
     // Attachments stop using the device before it stops.
     for (auto& a : riders)
@@ -114,14 +108,8 @@ public:
     std::vector<std::shared_ptr<device_attachment>> gone;
     {
       std::lock_guard guard{mu_};
-      for (auto a = attachments_.begin(); a != attachments_.end();) {
-        if (a->first.second == tag) {
-          gone.push_back(std::move(a->second));
-          a = attachments_.erase(a);
-        } else {
-          ++a;
-        }
-      }
+      gone = take_attachments_locked(
+        [&](const auto& slot) { return slot.second == tag; });
     }
     for (auto& a : gone)
       a->close();
@@ -266,6 +254,23 @@ public:
   }
 
 private:
+  /// Removes the attachments whose (ifname, tag) slot matches; the caller
+  /// holds `mu_` and closes them after releasing it.
+  template <class Pred>
+  std::vector<std::shared_ptr<device_attachment>>
+  take_attachments_locked(Pred matches) {
+    std::vector<std::shared_ptr<device_attachment>> out;
+    for (auto a = attachments_.begin(); a != attachments_.end();) {
+      if (matches(a->first)) {
+        out.push_back(std::move(a->second));
+        a = attachments_.erase(a);
+      } else {
+        ++a;
+      }
+    }
+    return out;
+  }
+
   // Devices are only erased under the lock and then stopped, and the engine
   // never destroys a device while it issues peer calls on it (design §3:
   // the transport owns its device), so the raw pointer stays valid.

@@ -14,3 +14,20 @@ wait_for_overlayd() {
   done
   return 1
 }
+
+# stop_overlayd SOCKET PID: asks the daemon to shut down over the IPC (it
+# reverts what it created), then signals it if it is still there after 3 s,
+# and reaps it.
+stop_overlayd() {
+  local sock=$1 pid=$2 i
+  kill -0 "$pid" 2>/dev/null || return 0
+  timeout 5 "$OVERLAYCTL" --socket "$sock" raw '{"op":"shutdown"}' >/dev/null 2>&1
+  for i in $(seq 60); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null && sleep 0.5
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  return 0
+}

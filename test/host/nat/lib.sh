@@ -318,17 +318,7 @@ nt_cleanup() {
   set +e
   trap - EXIT INT TERM
   for node in "${!NT_DAEMON[@]}"; do
-    pid=${NT_DAEMON[$node]}
-    kill -0 "$pid" 2>/dev/null || continue
-    timeout 5 "$OVERLAYCTL" --socket "${NT_SOCK[$node]}" raw '{"op":"shutdown"}' \
-      >/dev/null 2>&1
-    for i in $(seq 60); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.05
-    done
-    kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null && sleep 0.5
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+    stop_overlayd "${NT_SOCK[$node]}" "${NT_DAEMON[$node]}"
   done
   if [[ -n $NT_COTURN_PID ]]; then
     kill -TERM "$NT_COTURN_PID" 2>/dev/null

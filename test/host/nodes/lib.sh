@@ -327,17 +327,7 @@ nd_cleanup() {
   set +e
   trap - EXIT INT TERM
   for node in "${!ND_DAEMON[@]}"; do
-    pid=${ND_DAEMON[$node]}
-    kill -0 "$pid" 2>/dev/null || continue
-    timeout 5 "$OVERLAYCTL" --socket "${ND_SOCK[$node]}" raw '{"op":"shutdown"}' \
-      >/dev/null 2>&1
-    for i in $(seq 60); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.05
-    done
-    kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null && sleep 0.5
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+    stop_overlayd "${ND_SOCK[$node]}" "${ND_DAEMON[$node]}"
   done
   for pid in "${ND_CONTAINER_PIDS[@]}"; do
     kill -KILL "$pid" 2>/dev/null
