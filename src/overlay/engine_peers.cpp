@@ -50,10 +50,12 @@ to_wg_peer(const ipc::peer_spec& spec) {
 }
 
 // `transport_for_scope`: the device of a scope, or the reference's error.
+// `dedicated` maps services to records with an `interface`.
+template <class Dedicated>
 static net::expected<std::string, ipc::resp::err>
 device_for(const ipc::peer_scope& scope,
            const std::optional<std::string>& global,
-           const std::map<std::string, std::string>& dedicated) {
+           const std::map<std::string, Dedicated>& dedicated) {
   if (scope.is_global()) {
     if (!global)
       return net::unexpected{ipc::other_error("global overlay not set up")};
@@ -63,7 +65,7 @@ device_for(const ipc::peer_scope& scope,
   if (i == dedicated.end())
     return net::unexpected{
       ipc::other_error("no dedicated overlay for service " + *scope.service)};
-  return i->second;
+  return i->second.interface;
 }
 
 ipc::response engine::add_peer(const ipc::req::add_peer& r) {
@@ -73,10 +75,7 @@ ipc::response engine::add_peer(const ipc::req::add_peer& r) {
   std::lock_guard guard{scope_mu_};
   // Global scope without a device: the reference warns and only mirrors.
   if (!(r.scope.is_global() && !scopes_.global_interface)) {
-    std::map<std::string, std::string> dedicated;
-    for (auto& [svc, d] : scopes_.dedicated)
-      dedicated.emplace(svc, d.interface);
-    auto dev = device_for(r.scope, scopes_.global_interface, dedicated);
+    auto dev = device_for(r.scope, scopes_.global_interface, scopes_.dedicated);
     if (!dev)
       return dev.error();
     if (auto st = wg_.add_peer(*dev, *peer); !st)
@@ -106,10 +105,7 @@ ipc::response engine::add_peer(const ipc::req::add_peer& r) {
 ipc::response engine::remove_peer(const ipc::req::remove_peer& r) {
   std::lock_guard guard{scope_mu_};
   if (!(r.scope.is_global() && !scopes_.global_interface)) {
-    std::map<std::string, std::string> dedicated;
-    for (auto& [svc, d] : scopes_.dedicated)
-      dedicated.emplace(svc, d.interface);
-    auto dev = device_for(r.scope, scopes_.global_interface, dedicated);
+    auto dev = device_for(r.scope, scopes_.global_interface, scopes_.dedicated);
     if (!dev)
       return dev.error();
     if (auto st = wg_.remove_peer(*dev, r.pubkey); !st)
@@ -125,9 +121,9 @@ ipc::response engine::remove_peer(const ipc::req::remove_peer& r) {
 
 namespace {
 
-template <class Req, class Op>
+template <class Req, class Dedicated, class Op>
 ipc::response allowed_op(const Req& r, const std::optional<std::string>& global,
-                         const std::map<std::string, std::string>& dedicated,
+                         const std::map<std::string, Dedicated>& dedicated,
                          std::string_view op_name, Op&& op) {
   if (r.scope.is_global() && !global)
     return ipc::resp::ok{};
@@ -146,14 +142,11 @@ ipc::response allowed_op(const Req& r, const std::optional<std::string>& global,
 
 ipc::response engine::add_allowed_ip(const ipc::req::add_allowed_ip& r) {
   std::lock_guard guard{scope_mu_};
-  std::map<std::string, std::string> dedicated;
-  for (auto& [svc, d] : scopes_.dedicated)
-    dedicated.emplace(svc, d.interface);
-  auto out
-    = allowed_op(r, scopes_.global_interface, dedicated, "add_allowed_ip",
-                 [&](const std::string& dev, const std::string& cidr) {
-                   return wg_.add_allowed_ip(dev, r.pubkey, cidr);
-                 });
+  auto out = allowed_op(r, scopes_.global_interface, scopes_.dedicated,
+                        "add_allowed_ip",
+                        [&](const std::string& dev, const std::string& cidr) {
+                          return wg_.add_allowed_ip(dev, r.pubkey, cidr);
+                        });
   if (std::holds_alternative<ipc::resp::ok>(out) && !r.scope.is_global())
     if (auto err = route_peer(scopes_.dedicated.at(*r.scope.service), r.pubkey,
                               {r.cidr}))
@@ -163,14 +156,11 @@ ipc::response engine::add_allowed_ip(const ipc::req::add_allowed_ip& r) {
 
 ipc::response engine::remove_allowed_ip(const ipc::req::remove_allowed_ip& r) {
   std::lock_guard guard{scope_mu_};
-  std::map<std::string, std::string> dedicated;
-  for (auto& [svc, d] : scopes_.dedicated)
-    dedicated.emplace(svc, d.interface);
-  auto out
-    = allowed_op(r, scopes_.global_interface, dedicated, "remove_allowed_ip",
-                 [&](const std::string& dev, const std::string& cidr) {
-                   return wg_.remove_allowed_ip(dev, r.pubkey, cidr);
-                 });
+  auto out = allowed_op(r, scopes_.global_interface, scopes_.dedicated,
+                        "remove_allowed_ip",
+                        [&](const std::string& dev, const std::string& cidr) {
+                          return wg_.remove_allowed_ip(dev, r.pubkey, cidr);
+                        });
   if (std::holds_alternative<ipc::resp::ok>(out) && !r.scope.is_global())
     unroute_peer(scopes_.dedicated.at(*r.scope.service), r.pubkey,
                  net::cidr::parse(r.cidr)->trunc().to_string());
