@@ -178,26 +178,21 @@ public:
   wg_status set_endpoint(const std::string& ifname,
                          const std::string& public_key,
                          const std::string& endpoint) override {
-    auto* dev = find(ifname);
-    if (dev == nullptr)
-      return fail("no device " + ifname);
-    auto pub = wg::key::from_base64(public_key);
-    auto ep = wg::endpoint::parse(endpoint);
-    if (!pub || !ep)
-      return fail("invalid key or endpoint " + public_key + " " + endpoint);
-    return from_io(dev->set_endpoint(*pub, *ep));
+    auto t = endpoint_target(ifname, public_key, endpoint);
+    if (!t)
+      return fail(t.error());
+    return from_io(t->dev->set_endpoint(t->pub, t->ep));
   }
 
   wg_status punch(const std::string& ifname, const std::string& public_key,
                   const std::string& endpoint) override {
-    auto* dev = find(ifname);
-    if (dev == nullptr)
-      return fail("no device " + ifname);
-    auto pub = wg::key::from_base64(public_key);
-    auto ep = wg::endpoint::parse(endpoint);
-    if (!pub || !ep)
-      return fail("invalid key or endpoint " + public_key + " " + endpoint);
-    auto st = dev->status_of(*pub);
+    auto t = endpoint_target(ifname, public_key, endpoint);
+    if (!t)
+      return fail(t.error());
+    auto* dev = t->dev;
+    const auto& pub = t->pub;
+    const auto& ep = t->ep;
+    auto st = dev->status_of(pub);
     if (!st)
       return fail("no peer " + public_key + " on " + ifname);
     // The device has no "initiate now" call: it starts a handshake when
@@ -212,20 +207,20 @@ public:
     // which would hold the next initiation back for 5 s. A new keepalive
     // interval sends one keepalive now, and without a session that starts
     // the handshake. Peers without a keepalive get ZLayer's 25 s.
-    if (auto r = dev->remove_peer(*pub); !r)
+    if (auto r = dev->remove_peer(pub); !r)
       return fail(r.error().message);
     wg::peer_config again;
-    again.public_key = *pub;
+    again.public_key = pub;
     again.preshared_key = st->preshared_key;
     again.allowed_ips = st->allowed_ips;
-    again.endpoint = *ep;
+    again.endpoint = ep;
     again.persistent_keepalive
       = st->persistent_keepalive > 0 ? st->persistent_keepalive : 25;
     if (auto r = dev->add_or_update_peer(again); !r)
       return fail(r.error().message);
     // Setting the same endpoint again wakes the device's timer, so the
     // keepalive leaves now rather than at the next timer round.
-    return from_io(dev->set_endpoint(*pub, *ep));
+    return from_io(dev->set_endpoint(pub, ep));
   }
 
   net::expected<std::vector<ipc::peer_status>>
@@ -254,6 +249,26 @@ public:
   }
 
 private:
+  /// A device, a peer key and an endpoint, all resolved from text.
+  struct endpoint_call {
+    wg::device* dev = nullptr;
+    wg::key pub;
+    wg::endpoint ep;
+  };
+
+  net::expected<endpoint_call> endpoint_target(const std::string& ifname,
+                                               const std::string& public_key,
+                                               const std::string& endpoint) {
+    auto* dev = find(ifname);
+    if (dev == nullptr)
+      return fail("no device " + ifname);
+    auto pub = wg::key::from_base64(public_key);
+    auto ep = wg::endpoint::parse(endpoint);
+    if (!pub || !ep)
+      return fail("invalid key or endpoint " + public_key + " " + endpoint);
+    return endpoint_call{dev, *pub, *ep};
+  }
+
   /// Removes the attachments whose (ifname, tag) slot matches; the caller
   /// holds `mu_` and closes them after releasing it.
   template <class Pred>
