@@ -9,20 +9,11 @@ source "$(dirname "$0")/lib.sh"
 
 nt_begin punch
 nt_internet
-nt_node a ra 2
-nt_node b rb 2
-nt_daemon a
-nt_daemon b
-nt_global a 1 10.200.0.0/28
-nt_global b 2 10.200.0.16/28
+nt_node_pair ra 2 rb 2
 
 nt_say "first ticks gather candidates from coturn"
-nt_tick a
-nt_tick b
-ca=$(nt_candidates a)
-cb=$(nt_candidates b)
-echo "  a: $ca"
-echo "  b: $cb"
+nt_first_ticks
+ca=$NT_CA cb=$NT_CB
 jq -e 'any(.[]; .candidate_type == "server-reflexive" and .address == "100.64.1.2:51820")' <<<"$ca" >/dev/null \
   || nt_fail "a did not learn 100.64.1.2 from coturn"
 jq -e 'any(.[]; .candidate_type == "server-reflexive" and .address == "100.64.2.2:51820")' <<<"$cb" >/dev/null \

@@ -237,6 +237,30 @@ nt_relay_node() {
   nt_in pub ss -lun | grep -q ":3479" || nt_fail "the relay server does not listen on :3479"
 }
 
+# nt_node_pair ROUTER_A HOST_A ROUTER_B HOST_B: nodes a and b on those
+# routers' LANs, a daemon each, node ids 1 and 2 with slices 10.200.0.0/28
+# and 10.200.0.16/28 on the global overlay.
+nt_node_pair() {
+  nt_node a "$1" "$2"
+  nt_node b "$3" "$4"
+  nt_daemon a
+  nt_daemon b
+  nt_global a 1 10.200.0.0/28
+  nt_global b 2 10.200.0.16/28
+}
+
+# nt_first_ticks: both nodes tick once; their candidates are printed and
+# left in NT_CA and NT_CB (JSON arrays).
+NT_CA='' NT_CB=''
+nt_first_ticks() {
+  nt_tick a
+  nt_tick b
+  NT_CA=$(nt_candidates a)
+  NT_CB=$(nt_candidates b)
+  echo "  a: $NT_CA"
+  echo "  b: $NT_CB"
+}
+
 # nt_tick NODE: one nat_tick (must answer ok).
 nt_tick() { nt_ctl "$1" '{"op":"nat_tick"}' || nt_fail "nat_tick on $1"; }
 

@@ -13,20 +13,11 @@ nt_internet
 nt_nat_mode ra symmetric
 nt_nat_mode rb symmetric
 nt_relay_node
-nt_node a ra 2
-nt_node b rb 2
-nt_daemon a
-nt_daemon b
-nt_global a 1 10.200.0.0/28
-nt_global b 2 10.200.0.16/28
+nt_node_pair ra 2 rb 2
 
 nt_say "(b) first ticks: candidates include a relay allocation"
-nt_tick a
-nt_tick b
-ca=$(nt_candidates a)
-cb=$(nt_candidates b)
-echo "  a: $ca"
-echo "  b: $cb"
+nt_first_ticks
+ca=$NT_CA cb=$NT_CB
 for c in "$ca" "$cb"; do
   jq -e --arg p "$NT_PUBLIC" 'any(.[]; .candidate_type == "relay" and (.address | startswith($p + ":")) and .priority == 10)' <<<"$c" >/dev/null \
     || nt_fail "no relay candidate on $NT_PUBLIC"
