@@ -19,6 +19,7 @@
 #include "held_pool.hpp"
 #include "ipc/framing.hpp"
 #include "ipc/json_codec.hpp"
+#include "recording_sink.hpp"
 
 using namespace overlayd;
 using actors::after_write;
@@ -31,29 +32,6 @@ using actors::inbound_request;
 
 namespace {
 
-// Ids and close flags of what the ipc_server writes, per connection.
-struct id_sink : actors::frame_sink {
-  std::mutex mtx;
-  std::map<conn_id, std::vector<uint64_t>> ids;
-  std::map<conn_id, after_write> last_then;
-
-  void send(conn_id conn, std::string bytes, after_write then) override {
-    ipc::frame_decoder dec;
-    dec.feed(bytes);
-    std::lock_guard<std::mutex> guard{mtx};
-    for (;;) {
-      auto body = dec.next();
-      REQUIRE(body);
-      if (!body->has_value())
-        break;
-      auto f = ipc::decode_frame(**body);
-      REQUIRE(f);
-      ids[conn].push_back(std::get<ipc::response_frame>(*f).id);
-    }
-    last_then[conn] = then;
-  }
-};
-
 struct batch_fixture : test::deterministic_fixture {
   // Every host job waits until the test lets it go.
   test::twin_core host;
@@ -64,7 +42,8 @@ struct batch_fixture : test::deterministic_fixture {
   actors::supervisor_actor sup = sys.spawn(
     actors::supervisor,
     actors::supervisor_children{host.core.get(), pool, transport, {}});
-  std::shared_ptr<id_sink> sink = std::make_shared<id_sink>();
+  std::shared_ptr<test::recording_sink> sink
+    = std::make_shared<test::recording_sink>();
   actors::ipc_server_actor server = sys.spawn(
     actors::ipc_server, sup, std::shared_ptr<actors::frame_sink>{sink});
 
@@ -101,12 +80,12 @@ TEST_CASE_FIXTURE(batch_fixture,
   caf::anon_send(server, atom::inbound_v, std::move(b));
   run();
   // Connection 2 is answered while connection 1 waits on its first request.
-  CHECK(sink->ids[2] == std::vector<uint64_t>{7, 8});
-  CHECK(sink->ids[1].empty());
+  CHECK(sink->ids(2) == std::vector<uint64_t>{7, 8});
+  CHECK(sink->ids(1).empty());
   caf::anon_send(pool, atom::release_v);
   run();
-  CHECK(sink->ids[1] == std::vector<uint64_t>{1, 2, 3});
-  CHECK(sink->last_then[1] == after_write::keep_open);
+  CHECK(sink->ids(1) == std::vector<uint64_t>{1, 2, 3});
+  CHECK(sink->last_then(1) == after_write::keep_open);
 }
 
 TEST_CASE_FIXTURE(batch_fixture,
@@ -118,6 +97,6 @@ TEST_CASE_FIXTURE(batch_fixture,
   add(b, 1, 2, ipc::req::status{});
   caf::anon_send(server, atom::inbound_v, std::move(b));
   run();
-  CHECK(sink->ids[1] == std::vector<uint64_t>{1});
-  CHECK(sink->last_then[1] == after_write::close);
+  CHECK(sink->ids(1) == std::vector<uint64_t>{1});
+  CHECK(sink->last_then(1) == after_write::close);
 }

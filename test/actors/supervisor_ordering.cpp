@@ -18,6 +18,7 @@
 #include "held_pool.hpp"
 #include "ipc/framing.hpp"
 #include "ipc/json_codec.hpp"
+#include "recording_sink.hpp"
 
 using namespace overlayd;
 using actors::after_write;
@@ -33,48 +34,6 @@ net::ip_address ip(const char* text) {
   return *net::ip_address::parse(text);
 }
 
-// Records what the ipc_server writes, decoded back into response frames.
-struct recording_sink : actors::frame_sink {
-  struct write {
-    std::vector<ipc::response_frame> frames;
-    after_write then;
-  };
-  std::mutex mtx;
-  std::map<conn_id, std::vector<write>> writes;
-
-  void send(conn_id conn, std::string bytes, after_write then) override {
-    write w{{}, then};
-    ipc::frame_decoder dec;
-    dec.feed(bytes);
-    for (;;) {
-      auto body = dec.next();
-      REQUIRE(body);
-      if (!body->has_value())
-        break;
-      auto f = ipc::decode_frame(**body);
-      REQUIRE(f);
-      w.frames.push_back(std::get<ipc::response_frame>(*f));
-    }
-    std::lock_guard<std::mutex> guard{mtx};
-    writes[conn].push_back(std::move(w));
-  }
-
-  // Ids of every frame written to `conn`, in order.
-  std::vector<uint64_t> ids(conn_id conn) {
-    std::lock_guard<std::mutex> guard{mtx};
-    std::vector<uint64_t> out;
-    for (auto& w : writes[conn])
-      for (auto& f : w.frames)
-        out.push_back(f.id);
-    return out;
-  }
-
-  ipc::response last(conn_id conn) {
-    std::lock_guard<std::mutex> guard{mtx};
-    return writes.at(conn).back().frames.back().response;
-  }
-};
-
 struct ordering_fixture : test::deterministic_fixture {
   // Host work on service "slow" waits until the test lets it go.
   test::twin_core host;
@@ -85,7 +44,8 @@ struct ordering_fixture : test::deterministic_fixture {
   actors::supervisor_actor sup = sys.spawn(
     actors::supervisor,
     actors::supervisor_children{host.core.get(), pool, transport, {}});
-  std::shared_ptr<recording_sink> sink = std::make_shared<recording_sink>();
+  std::shared_ptr<test::recording_sink> sink
+    = std::make_shared<test::recording_sink>();
   actors::ipc_server_actor server = sys.spawn(
     actors::ipc_server, sup, std::shared_ptr<actors::frame_sink>{sink});
 
